@@ -1,0 +1,29 @@
+# satsim: similarity of neural architectures by adversarial attack transferability.
+#   paper run:  snakemake --cores all --use-conda
+#   demo:       snakemake --cores all --configfile configs/demo.yaml
+from snakemake.utils import min_version
+
+min_version("9.0")
+
+
+# config.yaml is the paper run; a --configfile (e.g. configs/demo.yaml) replaces it whole, so
+# that no paper setting leaks into the demo.
+if not workflow.config_settings.configfiles:
+
+    configfile: "config.yaml"
+
+
+include: "rules/common.smk"
+include: "rules/data.smk"
+include: "rules/models.smk"
+include: "rules/predict.smk"
+include: "rules/attack.smk"
+include: "rules/transfer.smk"
+include: "rules/sat.smk"
+include: "rules/analysis.smk"
+
+
+rule all:
+    input:
+        all_targets(),
+    default_target: True

@@ -1,0 +1,40 @@
+# Spectral clusters, t-SNE embedding and the figures drawn from them.
+
+
+rule clusters:
+    input:
+        sat=f"{RUN}/sat/sat.csv",
+    output:
+        clusters=f"{RUN}/analysis/clusters.csv",
+        embedding=f"{RUN}/analysis/tsne.csv",
+    params:
+        seed=SEED,
+        n_clusters=config["analysis"]["n_clusters"],
+        perplexity=config["analysis"]["tsne_perplexity"],
+    log:
+        f"{RUN}/logs/clusters.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/clusters.py"
+
+
+rule sat_figures:
+    input:
+        sat=f"{RUN}/sat/sat.csv",
+        clusters=f"{RUN}/analysis/clusters.csv",
+        embedding=f"{RUN}/analysis/tsne.csv",
+    output:
+        fig1_pdf=f"{FIGURES}/fig1.pdf",
+        fig1_png=f"{FIGURES}/fig1.png",
+        fig2_pdf=f"{FIGURES}/fig2.pdf",
+        fig2_png=f"{FIGURES}/fig2.png",
+    params:
+        seed=SEED,
+        run_name=config["run_name"],
+    log:
+        f"{RUN}/logs/sat_figures.log",
+    conda:
+        "../envs/analysis.yaml"
+    script:
+        "../scripts/sat_figures.py"

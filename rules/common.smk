@@ -1,0 +1,46 @@
+# Config validation, the model list and path helpers shared by every rule module.
+import sys
+from pathlib import Path
+
+# The satsim package lives in src/; the Snakefile needs only its Snakemake-light parts.
+sys.path.insert(0, str(Path(workflow.basedir) / "src"))
+
+from snakemake.utils import validate
+
+from satsim.config import check_config
+from satsim.registry import load_registry
+
+SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+
+check_config(config, SCHEMA)  # one line per bad key, before Snakemake's own long message
+validate(config, str(SCHEMA))  # fills in schema defaults
+
+RUN = f"results/{config['run_name']}"
+FIGURES = config["figures_dir"]
+SEED = config["seed"]
+REGISTRY = load_registry(config["models"]["registry"])
+if config["models"].get("include"):
+    REGISTRY = REGISTRY.subset(config["models"]["include"])
+MODELS = list(REGISTRY)
+
+
+wildcard_constraints:
+    model=r"[A-Za-z0-9_.\-]+",
+
+
+def model_spec(wildcards):
+    """The registry entry of the job's model, as plain data for the script."""
+    return REGISTRY[wildcards.model].describe()
+
+
+def per_model(pattern):
+    """``pattern`` (with {model}) expanded over every model of the run."""
+    return expand(pattern, model=MODELS)
+
+
+def all_targets():
+    return [
+        f"{RUN}/sat/sat.csv",
+        f"{RUN}/analysis/clusters.csv",
+        *expand(f"{FIGURES}/{{fig}}.{{ext}}", fig=["fig1", "fig2"], ext=["pdf", "png"]),
+    ]

@@ -1,0 +1,45 @@
+# Model weights: trained by the workflow (demo zoo) or pretrained timm weights (paper run).
+
+if config["models"]["weights"] == "train":
+
+    rule train_model:
+        input:
+            train=f"{RUN}/data/train.safetensors",
+            eval=f"{RUN}/data/eval.safetensors",
+        output:
+            weights=f"{RUN}/models/{{model}}.safetensors",
+            card=f"{RUN}/models/{{model}}.json",
+        params:
+            seed=SEED,
+            spec=model_spec,
+            training=config.get("training"),
+            device=config["compute"]["device"],
+        threads: 1
+        log:
+            f"{RUN}/logs/train_model/{{model}}.log",
+        benchmark:
+            f"{RUN}/benchmarks/train_model/{{model}}.tsv"
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../scripts/train_model.py"
+
+else:
+
+    # Runs where the network is (e.g. a cluster's login node); GPU jobs read only local files.
+    rule fetch_weights:
+        input:
+            eval=f"{RUN}/data/eval.safetensors",
+        output:
+            weights=f"{RUN}/models/{{model}}.safetensors",
+            card=f"{RUN}/models/{{model}}.json",
+        params:
+            seed=SEED,
+            spec=model_spec,
+        localrule: True
+        log:
+            f"{RUN}/logs/fetch_weights/{{model}}.log",
+        conda:
+            "../envs/torch.yaml"
+        script:
+            "../scripts/fetch_weights.py"

@@ -1,0 +1,24 @@
+# The SAT matrix from clean predictions and transfer predictions.
+
+
+rule sat_matrix:
+    input:
+        eval=f"{RUN}/data/eval.safetensors",
+        clean=per_model(f"{RUN}/clean/{{model}}.safetensors"),
+        transfer=per_model(f"{RUN}/transfer/{{model}}.safetensors"),
+    output:
+        sat=f"{RUN}/sat/sat.csv",
+        transfer_rate=f"{RUN}/sat/transfer_rate.csv",
+        n_common=f"{RUN}/sat/n_common.csv",
+        directional_rate=f"{RUN}/sat/directional_rate.csv",
+        pairs=f"{RUN}/sat/pairs.csv",
+    params:
+        seed=SEED,
+        models=MODELS,
+        eps_s=config["sat"]["eps_s"],
+    log:
+        f"{RUN}/logs/sat_matrix.log",
+    conda:
+        "../envs/torch.yaml"
+    script:
+        "../scripts/sat_matrix.py"

@@ -1,0 +1,47 @@
+"""Snakemake adapter: PGD on one model, over the eval images it classifies correctly."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import torch
+
+from satsim.artifacts import ImageSet, load_tensors, save_tensors
+from satsim.attack import AttackSettings, pgd_attack
+from satsim.provenance import check_agreement, check_weights, make_record
+from satsim.registry import ModelSpec
+from satsim.runtime import select_device
+from satsim.scripting import script_session
+from satsim.weights import load_model
+
+with script_session(snakemake) as log:
+    params = snakemake.params
+    device = select_device(params.device)
+    data = ImageSet(snakemake.input.eval)
+    spec = ModelSpec.from_description(params.spec)
+    model, sha = load_model(spec, snakemake.input.weights, data.num_classes, snakemake.input.card)
+    clean, clean_record = load_tensors(snakemake.input.clean)
+    check_weights(snakemake.input.clean, clean_record, sha)
+    check_agreement({snakemake.input.eval: data.record, snakemake.input.clean: clean_record},
+                    ["data_sha256"])
+
+    attack_options = dict(params.attack)
+    batch_size = attack_options.pop("batch_size")
+    settings = AttackSettings(**attack_options)
+    index = torch.nonzero(clean["pred"] == data.labels).flatten()
+    result = pgd_attack(model, data.images[index], data.labels[index], data.ids[index], settings,
+                        seed=params.seed, batch_size=batch_size, device=device, progress=log)
+    print(f"{spec.name}: attacked {len(index)} images, white-box success "
+          f"{100 * result.success_rate:.2f} % (after rounding to the 1/255 grid)")
+    record = make_record(
+        kind="adversarial",
+        model=spec.name,
+        weights_sha256=sha,
+        data_sha256=data.data_sha256,
+        attack={**settings.describe(), "seed": params.seed},
+        n_attacked=len(index),
+        white_box_success=result.success_rate,
+    )
+    save_tensors(snakemake.output[0],
+                 {"images": result.images, "index": index, "fooled": result.fooled}, record)

@@ -1,0 +1,21 @@
+"""Snakemake adapter: spectral clusters and a t-SNE embedding from the SAT matrix."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import pandas as pd
+
+from satsim.artifacts import write_csv
+from satsim.cluster import spectral_clusters, tsne_embedding
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    params = snakemake.params
+    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    clusters = spectral_clusters(sat, params.n_clusters, params.seed)
+    embedding = tsne_embedding(sat, params.perplexity, params.seed)
+    write_csv(snakemake.output.clusters, clusters.to_frame())
+    write_csv(snakemake.output.embedding, embedding.join(clusters), float_format="%.6f")
+    print(clusters.sort_values().to_string())

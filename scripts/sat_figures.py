@@ -1,0 +1,22 @@
+"""Snakemake adapter: fig1 (t-SNE by cluster) and fig2 (SAT heatmap by cluster)."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import pandas as pd
+
+from satsim.figures import fig1_tsne, fig2_heatmap, save_figure
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    inputs, outputs, run_name = snakemake.input, snakemake.output, snakemake.params.run_name
+    sat = pd.read_csv(inputs.sat, index_col=0)
+    clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
+    embedding = pd.read_csv(inputs.embedding, index_col=0)
+    n_models = len(sat)
+    save_figure(fig1_tsne(embedding, clusters, f"{run_name}: t-SNE of {n_models} models by SAT"),
+                outputs.fig1_pdf, outputs.fig1_png)
+    save_figure(fig2_heatmap(sat, clusters, f"{run_name}: SAT matrix ({n_models} models)"),
+                outputs.fig2_pdf, outputs.fig2_png)

@@ -1,0 +1,43 @@
+"""Snakemake adapter: the SAT matrix, transfer rates, |X_AB| and directional rates."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import warnings
+
+from satsim.artifacts import ImageSet, load_tensors, write_csv
+from satsim.provenance import MUST_AGREE, check_agreement, check_weights
+from satsim.sat import sat_matrix
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
+    data = ImageSet(inputs.eval)
+    models = list(params.models)
+    records = {inputs.eval: data.record}
+    clean_pred, transfer_pred, adv_index = {}, {}, {}
+    for model, clean_path, transfer_path in zip(models, inputs.clean, inputs.transfer,
+                                                strict=True):
+        clean, records[clean_path] = load_tensors(clean_path)
+        transfer, records[transfer_path] = load_tensors(transfer_path)
+        check_weights(transfer_path, records[transfer_path], records[clean_path]["weights_sha256"])
+        clean_pred[model] = clean["pred"].numpy()
+        for source in models:
+            transfer_pred[(source, model)] = transfer[f"pred/{source}"].numpy()
+            adv_index.setdefault(source, transfer[f"index/{source}"].numpy())
+    check_agreement(records, MUST_AGREE)
+
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        result = sat_matrix(data.labels.numpy(), clean_pred, adv_index, transfer_pred,
+                            eps_s=params.eps_s, models=models)
+    for warning in caught:
+        print(f"WARNING: {warning.message}")
+    write_csv(outputs.sat, result.sat, float_format="%.6f")
+    write_csv(outputs.transfer_rate, result.transfer_rate, float_format="%.4f")
+    write_csv(outputs.n_common, result.n_common)
+    write_csv(outputs.directional_rate, result.directional_rate, float_format="%.4f")
+    write_csv(outputs.pairs, result.pairs, index=False, float_format="%.6f")
+    print(result.sat.round(3).to_string())

@@ -1,0 +1,44 @@
+"""What every Snakemake script does first: log to the rule's log file, seed, set threads.
+
+Every rule passes ``params.seed``."""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import sys
+import traceback
+from collections.abc import Iterator
+from contextlib import redirect_stderr, redirect_stdout
+from pathlib import Path
+from typing import Any, TextIO
+
+import numpy as np
+
+
+@contextlib.contextmanager
+def script_session(smk: Any) -> Iterator[TextIO]:
+    """Run a rule's body with stdout, stderr, warnings and tqdm progress going to its log.
+
+    Yields the log stream (pass it as ``progress=`` to long loops). A failure is written to the
+    log and raised again, so Snakemake reports the job as failed and shows the message too.
+    """
+    log_path = Path(smk.log[0])
+    log_path.parent.mkdir(parents=True, exist_ok=True)
+    with open(log_path, "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
+        logging.basicConfig(stream=log, level=logging.INFO, force=True,
+                            format="%(asctime)s %(levelname)s %(message)s")
+        logging.captureWarnings(True)
+        seed = int(smk.params.seed)
+        random.seed(seed)
+        np.random.seed(seed % 2**32)
+        if "torch" in sys.modules:  # only rules that use torch pay for importing it
+            from satsim.runtime import make_deterministic
+
+            make_deterministic(seed, smk.threads)
+        try:
+            yield log
+        except Exception:
+            traceback.print_exc(file=log)
+            raise

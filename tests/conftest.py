@@ -1,0 +1,48 @@
+"""Shared fixtures: the digits data and one small timm CNN trained on it (seconds on a CPU)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import torch
+
+from satsim.digits import digits_images, eval_train_split
+from satsim.registry import ModelSpec, load_registry
+from satsim.training import TrainSettings, train_classifier
+
+REPO = Path(__file__).resolve().parents[1]
+SHARED = REPO.parent / "shared"
+DEMO_REGISTRY = REPO / "configs" / "models" / "demo.yaml"
+
+
+@pytest.fixture(scope="session")
+def digits():
+    """(eval images, eval labels, eval ids, train images, train labels) at 32 x 32."""
+    images, labels = digits_images(32)
+    eval_ids, train_ids = eval_train_split(len(labels), 200, seed=0)
+    eval_ids, train_ids = torch.from_numpy(eval_ids), torch.from_numpy(train_ids)
+    return images[eval_ids], labels[eval_ids], eval_ids, images[train_ids], labels[train_ids]
+
+
+@pytest.fixture(scope="session")
+def demo_registry():
+    return load_registry(DEMO_REGISTRY)
+
+
+def train_small(spec: ModelSpec, digits, epochs: int = 4, seed: int = 0):
+    torch.manual_seed(seed)
+    model = spec.wrap(spec.build(num_classes=10))
+    *_, train_images, train_labels = digits
+    settings = TrainSettings(epochs=epochs, batch_size=64, lr=2e-3, weight_decay=0.05)
+    train_classifier(model, train_images, train_labels, settings, seed=seed)
+    return model.eval()
+
+
+@pytest.fixture(scope="session")
+def small_cnn(digits):
+    """A narrow timm ResNet trained for a few epochs: accurate enough to attack meaningfully."""
+    spec = ModelSpec(name="small_resnet", architecture="resnet18", input_size=32,
+                     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
+                     kwargs={"channels": [16, 32, 64, 128]})
+    return train_small(spec, digits)
