@@ -18,7 +18,18 @@ validate(config, str(SCHEMA))  # fills in schema defaults
 RUN = f"results/{config['run_name']}"
 FIGURES = config["figures_dir"]
 SEED = config["seed"]
-REGISTRY = load_registry(config["models"]["registry"])
+
+
+def workflow_path(path):
+    """A config path: as given if it exists from the working directory, else relative to the
+    workflow (so ``--directory`` elsewhere still finds the shipped registries)."""
+    given = Path(path)
+    if given.is_absolute() or given.exists():
+        return given
+    return Path(workflow.basedir) / given
+
+
+REGISTRY = load_registry(workflow_path(config["models"]["registry"]))
 if config["models"].get("include"):
     REGISTRY = REGISTRY.subset(config["models"]["include"])
 MODELS = list(REGISTRY)

@@ -23,17 +23,29 @@ with script_session(snakemake) as log:
     model, sha = load_model(spec, snakemake.input.weights, data.num_classes, snakemake.input.card)
     clean, clean_record = load_tensors(snakemake.input.clean)
     check_weights(snakemake.input.clean, clean_record, sha)
-    check_agreement({snakemake.input.eval: data.record, snakemake.input.clean: clean_record},
-                    ["data_sha256"])
+    check_agreement(
+        {snakemake.input.eval: data.record, snakemake.input.clean: clean_record}, ["data_sha256"]
+    )
 
     attack_options = dict(params.attack)
     batch_size = attack_options.pop("batch_size")
     settings = AttackSettings(**attack_options)
     index = torch.nonzero(clean["pred"] == data.labels).flatten()
-    result = pgd_attack(model, data.images[index], data.labels[index], data.ids[index], settings,
-                        seed=params.seed, batch_size=batch_size, device=device, progress=log)
-    print(f"{spec.name}: attacked {len(index)} images, white-box success "
-          f"{100 * result.success_rate:.2f} % (after rounding to the 1/255 grid)")
+    result = pgd_attack(
+        model,
+        data.images[index],
+        data.labels[index],
+        data.ids[index],
+        settings,
+        seed=params.seed,
+        batch_size=batch_size,
+        device=device,
+        progress=log,
+    )
+    print(
+        f"{spec.name}: attacked {len(index)} images, white-box success "
+        f"{100 * result.success_rate:.2f} % (after rounding to the 1/255 grid)"
+    )
     record = make_record(
         kind="adversarial",
         model=spec.name,
@@ -43,5 +55,8 @@ with script_session(snakemake) as log:
         n_attacked=len(index),
         white_box_success=result.success_rate,
     )
-    save_tensors(snakemake.output[0],
-                 {"images": result.images, "index": index, "fooled": result.fooled}, record)
+    save_tensors(
+        snakemake.output[0],
+        {"images": result.images, "index": index, "fooled": result.fooled},
+        record,
+    )

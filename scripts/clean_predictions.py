@@ -22,6 +22,11 @@ with script_session(snakemake) as log:
     logits = predict_logits(model, data.images, params.batch_size, device, progress=log)
     clean_accuracy = accuracy(logits, data.labels)
     print(f"{spec.name}: clean accuracy {clean_accuracy:.4f}")
-    record = make_record(kind="clean_predictions", model=spec.name, weights_sha256=sha,
-                         data_sha256=data.data_sha256, accuracy=clean_accuracy)
+    record = make_record(
+        kind="clean_predictions",
+        model=spec.name,
+        weights_sha256=sha,
+        data_sha256=data.data_sha256,
+        accuracy=clean_accuracy,
+    )
     save_tensors(snakemake.output[0], {"logits": logits, "pred": logits.argmax(dim=1)}, record)

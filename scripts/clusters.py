@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.artifacts import write_csv
+from satsim.atomic import write_csv
 from satsim.cluster import spectral_clusters, tsne_embedding
 from satsim.scripting import script_session
 

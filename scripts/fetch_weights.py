@@ -15,5 +15,6 @@ with script_session(snakemake):
     spec = ModelSpec.from_description(snakemake.params.spec)
     num_classes = ImageSet(snakemake.input.eval).num_classes
     sha = fetch_pretrained(spec, num_classes, snakemake.output.weights)
-    write_card(snakemake.output.card, spec, sha, source="timm pretrained",
-               versions=library_versions())
+    write_card(
+        snakemake.output.card, spec, sha, source="timm pretrained", versions=library_versions()
+    )

@@ -16,7 +16,13 @@ with script_session(snakemake):
     clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
     embedding = pd.read_csv(inputs.embedding, index_col=0)
     n_models = len(sat)
-    save_figure(fig1_tsne(embedding, clusters, f"{run_name}: t-SNE of {n_models} models by SAT"),
-                outputs.fig1_pdf, outputs.fig1_png)
-    save_figure(fig2_heatmap(sat, clusters, f"{run_name}: SAT matrix ({n_models} models)"),
-                outputs.fig2_pdf, outputs.fig2_png)
+    save_figure(
+        fig1_tsne(embedding, clusters, f"{run_name}: t-SNE of {n_models} models by SAT"),
+        outputs.fig1_pdf,
+        outputs.fig1_png,
+    )
+    save_figure(
+        fig2_heatmap(sat, clusters, f"{run_name}: SAT matrix ({n_models} models)"),
+        outputs.fig2_pdf,
+        outputs.fig2_png,
+    )

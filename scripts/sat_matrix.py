@@ -7,7 +7,8 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import warnings
 
-from satsim.artifacts import ImageSet, load_tensors, write_csv
+from satsim.artifacts import ImageSet, load_tensors
+from satsim.atomic import write_csv
 from satsim.provenance import MUST_AGREE, check_agreement, check_weights
 from satsim.sat import sat_matrix
 from satsim.scripting import script_session
@@ -18,8 +19,7 @@ with script_session(snakemake):
     models = list(params.models)
     records = {inputs.eval: data.record}
     clean_pred, transfer_pred, adv_index = {}, {}, {}
-    for model, clean_path, transfer_path in zip(models, inputs.clean, inputs.transfer,
-                                                strict=True):
+    for model, clean_path, transfer_path in zip(models, inputs.clean, inputs.transfer, strict=True):
         clean, records[clean_path] = load_tensors(clean_path)
         transfer, records[transfer_path] = load_tensors(transfer_path)
         check_weights(transfer_path, records[transfer_path], records[clean_path]["weights_sha256"])
@@ -31,8 +31,14 @@ with script_session(snakemake):
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
-        result = sat_matrix(data.labels.numpy(), clean_pred, adv_index, transfer_pred,
-                            eps_s=params.eps_s, models=models)
+        result = sat_matrix(
+            data.labels.numpy(),
+            clean_pred,
+            adv_index,
+            transfer_pred,
+            eps_s=params.eps_s,
+            models=models,
+        )
     for warning in caught:
         print(f"WARNING: {warning.message}")
     write_csv(outputs.sat, result.sat, float_format="%.6f")

@@ -23,8 +23,9 @@ with script_session(snakemake) as log:
     spec = ModelSpec.from_description(params.spec)
     model = spec.wrap(spec.build(train.num_classes))
     settings = TrainSettings(**params.training)
-    losses = train_classifier(model, train.images, train.labels, settings, params.seed,
-                              device=device, progress=log)
+    losses = train_classifier(
+        model, train.images, train.labels, settings, params.seed, device=device, progress=log
+    )
     logits = predict_logits(model, evaluation.images, device=device)
     test_accuracy = accuracy(logits, evaluation.labels)
     print(f"{spec.name}: test accuracy {test_accuracy:.4f}")

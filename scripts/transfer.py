@@ -5,7 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import ImageSet, load_tensors, read_json, read_provenance, save_tensors
+from satsim.artifacts import ImageSet, load_tensors, read_provenance, save_tensors
+from satsim.atomic import read_json
 from satsim.predict import predict_classes
 from satsim.provenance import MUST_AGREE, check_agreement, check_weights, make_record
 from satsim.registry import ModelSpec
@@ -34,14 +35,19 @@ with script_session(snakemake) as log:
     tensors = {}
     for source, path in adversarial.items():
         adv, _ = load_tensors(path)
-        tensors[f"pred/{source}"] = predict_classes(model, adv["images"], params.batch_size,
-                                                    device, progress=log, desc=source)
+        tensors[f"pred/{source}"] = predict_classes(
+            model, adv["images"], params.batch_size, device, progress=log, desc=source
+        )
         tensors[f"index/{source}"] = adv["index"]
         fooled = (tensors[f"pred/{source}"] != data.labels[adv["index"]]).float().mean()
         print(f"{source} -> {spec.name}: {100 * float(fooled):.2f} % fooled")
     attack = records[adversarial[params.sources[0]]]["attack"]
-    record = make_record(kind="transfer", model=spec.name, weights_sha256=sha,
-                         data_sha256=data.data_sha256, attack=attack,
-                         sources={source: records[path]["weights_sha256"]
-                                  for source, path in adversarial.items()})
+    record = make_record(
+        kind="transfer",
+        model=spec.name,
+        weights_sha256=sha,
+        data_sha256=data.data_sha256,
+        attack=attack,
+        sources={source: records[path]["weights_sha256"] for source, path in adversarial.items()},
+    )
     save_tensors(snakemake.output[0], tensors, record)

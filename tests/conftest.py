@@ -42,7 +42,12 @@ def train_small(spec: ModelSpec, digits, epochs: int = 4, seed: int = 0):
 @pytest.fixture(scope="session")
 def small_cnn(digits):
     """A narrow timm ResNet trained for a few epochs: accurate enough to attack meaningfully."""
-    spec = ModelSpec(name="small_resnet", architecture="resnet18", input_size=32,
-                     mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5),
-                     kwargs={"channels": [16, 32, 64, 128]})
+    spec = ModelSpec(
+        name="small_resnet",
+        architecture="resnet18",
+        input_size=32,
+        mean=(0.5, 0.5, 0.5),
+        std=(0.5, 0.5, 0.5),
+        kwargs={"channels": [16, 32, 64, 128]},
+    )
     return train_small(spec, digits)

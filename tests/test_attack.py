@@ -55,8 +55,9 @@ def test_same_seed_same_bytes_and_batching_does_not_matter(small_cnn, digits):
     assert not torch.equal(first.images, other_seed.images)
     # The random start is drawn per image, so a different batch size starts from the same point.
     noise_whole = random_start((3, 32, 32), ids, SETTINGS.epsilon, seed=3)
-    noise_split = torch.cat([random_start((3, 32, 32), part, SETTINGS.epsilon, seed=3)
-                             for part in ids.split(7)])
+    noise_split = torch.cat(
+        [random_start((3, 32, 32), part, SETTINGS.epsilon, seed=3) for part in ids.split(7)]
+    )
     assert torch.equal(noise_whole, noise_split)
     assert noise_whole.abs().max() <= SETTINGS.epsilon
 
@@ -66,8 +67,14 @@ def test_native_and_advertorch_reach_the_same_white_box_success(small_cnn, digit
     # A weak attack, so that success is far from 100 % and a disagreement would show.
     weak = AttackSettings(epsilon_255ths=2, step_size_255ths=0.5, steps=5)
     native = pgd_attack(small_cnn, images, labels, ids, weak, seed=0)
-    advertorch = pgd_attack(small_cnn, images, labels, ids,
-                            AttackSettings(**{**weak.describe(), "backend": "advertorch"}), seed=0)
+    advertorch = pgd_attack(
+        small_cnn,
+        images,
+        labels,
+        ids,
+        AttackSettings(**{**weak.describe(), "backend": "advertorch"}),
+        seed=0,
+    )
     assert 0.05 < native.success_rate < 0.95
     assert abs(native.success_rate - advertorch.success_rate) <= 0.02
     delta = advertorch.images.int() - images.int()

@@ -62,8 +62,12 @@ def test_empty_x_ab_warns_and_uses_the_floor():
     labels = np.array([0, 1])
     clean = {"A": np.array([0, 0]), "B": np.array([1, 1])}  # A right only on 0, B only on 1
     adv_index = {"A": np.array([0]), "B": np.array([1])}
-    transfer = {("A", "A"): np.array([1]), ("A", "B"): np.array([1]),
-                ("B", "A"): np.array([0]), ("B", "B"): np.array([0])}
+    transfer = {
+        ("A", "A"): np.array([1]),
+        ("A", "B"): np.array([1]),
+        ("B", "A"): np.array([0]),
+        ("B", "B"): np.array([0]),
+    }
     with pytest.warns(UserWarning, match="'A' and 'B'"):
         result = sat_matrix(labels, clean, adv_index, transfer, eps_s=0.01)
     assert result.sat.loc["A", "B"] == pytest.approx(math.log(0.01))

@@ -83,15 +83,18 @@ def pgd_native(
     delta_init: torch.Tensor,
 ) -> torch.Tensor:
     """PGD from ``x + delta_init``; returns float images in [0, 1] within the epsilon ball."""
-    epsilon, alpha = settings.epsilon, settings.step_size
-    x_adv = (x + delta_init).clamp(0.0, 1.0)
+    # The ball and the [0, 1] box intersect in one per-pixel interval: one clamp per step.
+    lower = (x - settings.epsilon).clamp_(min=0.0)
+    upper = (x + settings.epsilon).clamp_(max=1.0)
+    x_adv = torch.clamp(x + delta_init, min=lower, max=upper)
     for _ in range(settings.steps):
         x_adv.requires_grad_(True)
         with torch.enable_grad():
             loss = F.cross_entropy(model(x_adv), y, reduction="sum")
             (grad,) = torch.autograd.grad(loss, x_adv)
-        x_adv = x_adv.detach() + alpha * grad.sign()
-        x_adv = torch.minimum(torch.maximum(x_adv, x - epsilon), x + epsilon).clamp(0.0, 1.0)
+        x_adv = torch.clamp(
+            x_adv.detach().add_(grad.sign_(), alpha=settings.step_size), min=lower, max=upper
+        )
     return x_adv.detach()
 
 
@@ -176,8 +179,14 @@ def pgd_attack(
     attack_batch = _BACKEND_FUNCTIONS[settings.backend]
     adversarial, fooled = [], []
     batches = range(0, len(images_u8), batch_size)
-    for start in tqdm(batches, desc="attack", unit="batch", file=progress, disable=progress is None,
-                      mininterval=5.0):
+    for start in tqdm(
+        batches,
+        desc="attack",
+        unit="batch",
+        file=progress,
+        disable=progress is None,
+        mininterval=5.0,
+    ):
         x_u8 = images_u8[start : start + batch_size]
         y = labels[start : start + batch_size].to(device)
         x = x_u8.to(device, torch.float32) / 255.0

@@ -32,8 +32,13 @@ def spectral_clusters(sat: pd.DataFrame, n_clusters: int, seed: int) -> pd.Serie
             f"analysis.n_clusters = {n_clusters} must be between 2 and the number of models "
             f"({n_models})"
         )
-    model = SpectralClustering(n_clusters=n_clusters, affinity="precomputed", random_state=seed,
-                               assign_labels="kmeans", n_init=10)
+    model = SpectralClustering(
+        n_clusters=n_clusters,
+        affinity="precomputed",
+        random_state=seed,
+        assign_labels="kmeans",
+        n_init=10,
+    )
     raw = model.fit_predict(affinity_from_sat(sat))
     # Stable numbering: cluster 0 holds the first model, and so on.
     renumber = {label: index for index, label in enumerate(dict.fromkeys(raw))}
@@ -46,7 +51,12 @@ def tsne_embedding(sat: pd.DataFrame, perplexity: float, seed: int) -> pd.DataFr
     The perplexity is capped below the number of models (t-SNE requires it)."""
     n_models = len(sat)
     perplexity = min(float(perplexity), max(1.0, (n_models - 1) / 3.0))
-    tsne = TSNE(n_components=2, metric="precomputed", init="random", random_state=seed,
-                perplexity=perplexity)
+    tsne = TSNE(
+        n_components=2,
+        metric="precomputed",
+        init="random",
+        random_state=seed,
+        perplexity=perplexity,
+    )
     coords = tsne.fit_transform(distance_from_sat(sat))
     return pd.DataFrame(coords, index=sat.index, columns=["x", "y"])

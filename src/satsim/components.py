@@ -35,12 +35,8 @@ VOCABULARY: dict[str, frozenset[str]] = {
         {"CNN", "Transformer", "MLP-Mixer", "NAS (CNN)", "NAS (TFM)", "Hybrid"}
     ),
     "Hierarchical structure": YES_NO,
-    "Normalization": frozenset(
-        {"BN", "LN", "GN", "Norm-free", "EvoNorm", "Affine transform"}
-    ),
-    "Activation": frozenset(
-        {"ReLU", "GeLU", "SiLU", "Leaky ReLU", "HardSwish", "ReLU6", "-"}
-    ),
+    "Normalization": frozenset({"BN", "LN", "GN", "Norm-free", "EvoNorm", "Affine transform"}),
+    "Activation": frozenset({"ReLU", "GeLU", "SiLU", "Leaky ReLU", "HardSwish", "ReLU6", "-"}),
     "Pooling (stem)": YES_NO,
     "Pooling (final)": frozenset({"GAP", "CLS token"}),
     "2D SA": frozenset({"BoT", "Halo", "Lambda"}),

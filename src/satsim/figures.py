@@ -12,7 +12,7 @@ import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 from matplotlib.figure import Figure  # noqa: E402
 
-from satsim.artifacts import atomic_path  # noqa: E402
+from satsim.atomic import atomic_path  # noqa: E402
 
 # Fixed metadata keeps PDF bytes reproducible (no creation date).
 _PDF_METADATA = {"CreationDate": None, "Creator": "satsim", "Producer": None}
@@ -23,8 +23,9 @@ def save_figure(figure: Figure, pdf_path: str | Path, png_path: str | Path) -> N
     with atomic_path(pdf_path) as tmp:
         figure.savefig(tmp, format="pdf", metadata=_PDF_METADATA, bbox_inches="tight")
     with atomic_path(png_path) as tmp:
-        figure.savefig(tmp, format="png", dpi=200, bbox_inches="tight",
-                       metadata={"Software": "satsim"})
+        figure.savefig(
+            tmp, format="png", dpi=200, bbox_inches="tight", metadata={"Software": "satsim"}
+        )
     plt.close(figure)
 
 
@@ -41,17 +42,30 @@ def fig1_tsne(embedding: pd.DataFrame, clusters: pd.Series, title: str) -> Figur
     figure, axis = plt.subplots(figsize=(size, size * 0.8))
     for cluster in range(n_clusters):
         members = clusters.index[clusters == cluster]
-        axis.scatter(embedding.loc[members, "x"], embedding.loc[members, "y"], s=45,
-                     color=colors[cluster], edgecolor="black", linewidth=0.4,
-                     label=f"cluster {cluster + 1}", zorder=3)
+        axis.scatter(
+            embedding.loc[members, "x"],
+            embedding.loc[members, "y"],
+            s=45,
+            color=colors[cluster],
+            edgecolor="black",
+            linewidth=0.4,
+            label=f"cluster {cluster + 1}",
+            zorder=3,
+        )
     for model, row in embedding.iterrows():
-        axis.annotate(model, (row["x"], row["y"]), xytext=(4, 3), textcoords="offset points",
-                      fontsize=7)
+        axis.annotate(
+            model, (row["x"], row["y"]), xytext=(4, 3), textcoords="offset points", fontsize=7
+        )
     axis.set_xlabel("t-SNE dimension 1 (arbitrary units)")
     axis.set_ylabel("t-SNE dimension 2 (arbitrary units)")
     axis.set_title(title)
-    axis.legend(loc="center left", bbox_to_anchor=(1.01, 0.5), frameon=False, fontsize=8,
-                title="spectral cluster")
+    axis.legend(
+        loc="center left",
+        bbox_to_anchor=(1.01, 0.5),
+        frameon=False,
+        fontsize=8,
+        title="spectral cluster",
+    )
     axis.grid(alpha=0.3)
     return figure
 

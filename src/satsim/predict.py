@@ -21,8 +21,14 @@ def predict_logits(
     """Logits (N, C) float32 on the CPU for uint8 images (N, 3, H, W); ``model`` in eval mode."""
     model.eval().to(device)
     outputs = []
-    for start in tqdm(range(0, len(images_u8), batch_size), desc=desc, unit="batch",
-                      file=progress, disable=progress is None, mininterval=5.0):
+    for start in tqdm(
+        range(0, len(images_u8), batch_size),
+        desc=desc,
+        unit="batch",
+        file=progress,
+        disable=progress is None,
+        mininterval=5.0,
+    ):
         x = images_u8[start : start + batch_size].to(device, torch.float32) / 255.0
         outputs.append(model(x).float().cpu())
     if not outputs:

@@ -48,7 +48,7 @@ class ModelSpec:
         """The bare timm model (random init unless ``pretrained``)."""
         import timm
 
-        kwargs = {key: tuple(v) if isinstance(v, list) else v for key, v in self.kwargs.items()}
+        kwargs = {key: resolve_kwarg(self.name, key, value) for key, value in self.kwargs.items()}
         return timm.create_model(
             self.architecture, pretrained=pretrained, num_classes=num_classes, **kwargs
         )
@@ -81,6 +81,32 @@ class ModelSpec:
             "mean": list(self.mean),
             "std": list(self.std),
         }
+
+
+# Layer classes a registry may name in kwargs, as "class:<module>.<Name>"; only these packages.
+CLASS_PREFIX = "class:"
+CLASS_MODULES = ("timm.", "torch.nn.")
+
+
+def resolve_kwarg(model: str, key: str, value: Any) -> Any:
+    """YAML value -> timm kwarg: lists become tuples, ``"class:timm.layers.GatedMlp"`` the class."""
+    if isinstance(value, list):
+        return tuple(value)
+    if isinstance(value, str) and value.startswith(CLASS_PREFIX):
+        import importlib
+
+        dotted = value[len(CLASS_PREFIX) :]
+        module_name, _, attribute = dotted.rpartition(".")
+        if not dotted.startswith(CLASS_MODULES):
+            raise ValueError(
+                f"model {model!r}: kwargs.{key} = {value!r} may only name a class from "
+                f"{', '.join(CLASS_MODULES)}"
+            )
+        try:
+            return getattr(importlib.import_module(module_name), attribute)
+        except (ImportError, AttributeError) as error:
+            raise ValueError(f"model {model!r}: kwargs.{key} = {value!r}: {error}") from error
+    return value
 
 
 class Registry(dict[str, ModelSpec]):

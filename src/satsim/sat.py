@@ -1,6 +1,7 @@
 """SAT: similarity by adversarial attack transferability (Hwang et al., ECCV 2024).
 
-    SAT(A, B) = ln( max( eps_s, 100 / (2 |X_AB|) * sum_{x in X_AB} [1(A(x_B) != y) + 1(B(x_A) != y)] ) )
+    SAT(A, B) = ln( max( eps_s,
+                         100 / (2 |X_AB|) * sum_{x in X_AB} [1(A(x_B) != y) + 1(B(x_A) != y)] ) )
 
 ``X_AB`` are the images that both A and B classify correctly, ``x_A`` the adversarial image made
 on A from ``x``. The argument of the logarithm is a percentage. SAT(A, A) = ln(100 x white-box

@@ -5,6 +5,7 @@ Every rule passes ``params.seed``."""
 from __future__ import annotations
 
 import contextlib
+import importlib
 import logging
 import random
 import sys
@@ -27,16 +28,19 @@ def script_session(smk: Any) -> Iterator[TextIO]:
     log_path = Path(smk.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with open(log_path, "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
-        logging.basicConfig(stream=log, level=logging.INFO, force=True,
-                            format="%(asctime)s %(levelname)s %(message)s")
+        logging.basicConfig(
+            stream=log,
+            level=logging.INFO,
+            force=True,
+            format="%(asctime)s %(levelname)s %(message)s",
+        )
         logging.captureWarnings(True)
         seed = int(smk.params.seed)
         random.seed(seed)
         np.random.seed(seed % 2**32)
-        if "torch" in sys.modules:  # only rules that use torch pay for importing it
-            from satsim.runtime import make_deterministic
-
-            make_deterministic(seed, smk.threads)
+        if "torch" in sys.modules:
+            # Only rules that already use torch seed it; analysis rules never import it.
+            importlib.import_module("satsim.runtime").make_deterministic(seed, smk.threads)
         try:
             yield log
         except Exception:

@@ -25,14 +25,30 @@ class TrainSettings:
 
 
 def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) -> torch.Tensor:
-    """Translate the whole batch by one random offset in [-max_shift, max_shift]^2 (reflect pad)."""
+    """Translate each image by its own random offset in [-max_shift, max_shift]^2 (reflect pad)."""
     if max_shift == 0:
         return x
-    dy, dx = torch.randint(-max_shift, max_shift + 1, (2,), generator=generator).tolist()
+    n, _, height, width = x.shape
     padded = F.pad(x, (max_shift,) * 4, mode="reflect")
-    height, width = x.shape[-2:]
-    top, left = max_shift + dy, max_shift + dx
-    return padded[..., top : top + height, left : left + width]
+    top = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    left = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    rows = (top[:, None] + torch.arange(height))[:, None, :, None]  # (N, 1, H, 1)
+    cols = (left[:, None] + torch.arange(width))[:, None, None, :]  # (N, 1, 1, W)
+    batch = torch.arange(n)[:, None, None, None]
+    channels = torch.arange(x.shape[1])[None, :, None, None]
+    return padded[batch, channels, rows, cols]
+
+
+def warmup_cosine(total_steps: int, warmup_steps: int):
+    """LR factor per step: linear warm-up, then cosine decay to zero."""
+
+    def factor(step: int) -> float:
+        if step < warmup_steps:
+            return (step + 1) / warmup_steps
+        progress = (step - warmup_steps) / max(1, total_steps - warmup_steps)
+        return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+    return factor
 
 
 def train_classifier(
@@ -44,23 +60,30 @@ def train_classifier(
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
 ) -> list[float]:
-    """Train ``model`` (reads canonical [0, 1] images) with AdamW and a cosine schedule.
+    """Train ``model`` (reads canonical [0, 1] images) with AdamW, one epoch of linear warm-up
+    and a cosine decay.
 
     Returns the mean training loss of each epoch.
     """
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
-    optimizer = torch.optim.AdamW(model.parameters(), lr=settings.lr,
-                                  weight_decay=settings.weight_decay)
+    optimizer = torch.optim.AdamW(
+        model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
+    )
     steps_per_epoch = math.ceil(len(images_u8) / settings.batch_size)
-    schedule = torch.optim.lr_scheduler.OneCycleLR(
-        optimizer, max_lr=settings.lr, total_steps=settings.epochs * steps_per_epoch,
-        pct_start=0.15, anneal_strategy="cos",
+    schedule = torch.optim.lr_scheduler.LambdaLR(
+        optimizer, warmup_cosine(settings.epochs * steps_per_epoch, steps_per_epoch)
     )
     losses = []
     model.train()
-    for _ in tqdm(range(settings.epochs), desc="train", unit="epoch", file=progress,
-                  disable=progress is None, mininterval=5.0):
+    for _ in tqdm(
+        range(settings.epochs),
+        desc="train",
+        unit="epoch",
+        file=progress,
+        disable=progress is None,
+        mininterval=5.0,
+    ):
         order = torch.randperm(len(images_u8), generator=generator)
         total = 0.0
         for start in range(0, len(order), settings.batch_size):

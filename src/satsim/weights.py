@@ -13,7 +13,7 @@ from typing import Any
 import torch
 from safetensors.torch import load_file
 
-from satsim.artifacts import atomic_path, read_json, sha256_file, write_json
+from satsim.atomic import atomic_path, read_json, sha256_file, write_json
 from satsim.registry import ModelSpec
 from satsim.wrapper import CanonicalModel
 
@@ -22,20 +22,26 @@ def save_weights(model: torch.nn.Module, path: str | os.PathLike) -> str:
     """Atomically save the state dict as safetensors; returns the file's sha256."""
     from safetensors.torch import save_file
 
-    state = {name: tensor.detach().cpu().contiguous() for name, tensor in
-             model.state_dict().items()}
+    state = {
+        name: tensor.detach().cpu().contiguous() for name, tensor in model.state_dict().items()
+    }
     with atomic_path(path) as tmp:
         save_file(state, str(tmp))
     return sha256_file(path)
 
 
-def write_card(path: str | os.PathLike, spec: ModelSpec, weights_sha256: str,
-               **fields: Any) -> None:
+def write_card(
+    path: str | os.PathLike, spec: ModelSpec, weights_sha256: str, **fields: Any
+) -> None:
     write_json(path, {"model": spec.describe(), "weights_sha256": weights_sha256, **fields})
 
 
-def load_model(spec: ModelSpec, weights_path: str | os.PathLike, num_classes: int,
-               card_path: str | os.PathLike | None = None) -> tuple[CanonicalModel, str]:
+def load_model(
+    spec: ModelSpec,
+    weights_path: str | os.PathLike,
+    num_classes: int,
+    card_path: str | os.PathLike | None = None,
+) -> tuple[CanonicalModel, str]:
     """Build ``spec``, load its safetensors weights, wrap it for canonical images.
 
     Returns the wrapped model (eval mode) and the weights file's sha256. If a card is given, the

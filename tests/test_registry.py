@@ -1,0 +1,63 @@
+"""Model registries: the 13 components use the paper's vocabulary, and every demo model is a real
+timm architecture that builds and classifies canonical images."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+import torch
+
+from satsim.components import COMPONENT_COLUMNS, validate_components
+from satsim.registry import load_registry
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO.parent / "shared" / "reference" / "model_components_release.csv"
+DEMO = load_registry(REPO / "configs" / "models" / "demo.yaml")
+FAMILIES = {"CNN", "Transformer", "MLP-Mixer", "Hybrid"}
+
+
+def test_demo_zoo_is_large_and_diverse():
+    assert len(DEMO) >= 12
+    table = DEMO.components_table()
+    assert FAMILIES <= set(table["Base architecture"])
+    for column, minimum in [
+        ("Stem layer", 3),
+        ("Normalization", 3),
+        ("Activation", 3),
+        ("Pooling (final)", 2),
+        ("Input resolution", 2),
+    ]:
+        assert table[column].nunique() >= minimum, column
+    assert len({(spec.architecture, str(spec.kwargs)) for spec in DEMO.values()}) == len(DEMO)
+
+
+@pytest.mark.parametrize("name", list(DEMO))
+def test_demo_model_builds_and_reads_canonical_images(name):
+    spec = DEMO[name]
+    model = spec.wrap(spec.build(num_classes=10)).eval()
+    assert str(spec.input_size) in spec.components["Input resolution"]
+    with torch.no_grad():
+        logits = model(torch.rand(2, 3, 32, 32))
+    assert logits.shape == (2, 10)
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference table not present")
+def test_vocabulary_covers_the_authors_table():
+    with REFERENCE.open() as handle:
+        rows = list(csv.DictReader(handle))
+    assert list(rows[0])[1:] == list(COMPONENT_COLUMNS)
+    for row in rows:
+        validate_components(row["Model name"], {c: row[c] for c in COMPONENT_COLUMNS})
+
+
+def test_bad_component_value_names_model_and_column(tmp_path):
+    text = (REPO / "configs" / "models" / "demo.yaml").read_text()
+    first = next(iter(DEMO))
+    bad = tmp_path / "registry.yaml"
+    bad.write_text(text.replace("Normalization: BN", "Normalization: BatchNorm", 1))
+    with pytest.raises(ValueError, match=r"Normalization = 'BatchNorm'"):
+        load_registry(bad)
+    with pytest.raises(KeyError, match="Did you mean"):
+        DEMO.get_spec(first[:-1])
