@@ -32,16 +32,15 @@ def main() -> None:
     parser.add_argument("--threads", type=int, default=torch.get_num_threads())
     args = parser.parse_args()
     torch.set_num_threads(args.threads)
-    torch.manual_seed(0)
-
     spec = load_registry(REPO / "configs" / "models" / "demo.yaml")[args.model]
-    model = spec.wrap(spec.build(num_classes=10)).eval()
     images, labels = digits_images(32)
     images, labels = images[: args.images], labels[: args.images]
     ids = torch.arange(len(images))
 
     seconds = {}
     for backend in ("native", "advertorch"):
+        torch.manual_seed(0)  # the same weights for both; a fresh model so neither sees the
+        model = spec.wrap(spec.build(num_classes=10)).eval()  # other's memory layout
         settings = AttackSettings(
             epsilon_255ths=8, step_size_255ths=2, steps=args.steps, backend=backend
         )

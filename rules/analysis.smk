@@ -7,14 +7,14 @@ rule clusters:
     output:
         clusters=f"{RUN}/analysis/clusters.csv",
         embedding=f"{RUN}/analysis/tsne.csv",
-    params:
-        seed=SEED,
-        n_clusters=config["analysis"]["n_clusters"],
-        perplexity=config["analysis"]["tsne_perplexity"],
     log:
         f"{RUN}/logs/clusters.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        seed=SEED,
+        n_clusters=config["analysis"]["n_clusters"],
+        perplexity=config["analysis"]["tsne_perplexity"],
     script:
         "../scripts/clusters.py"
 
@@ -29,12 +29,12 @@ rule sat_figures:
         fig1_png=f"{FIGURES}/fig1.png",
         fig2_pdf=f"{FIGURES}/fig2.pdf",
         fig2_png=f"{FIGURES}/fig2.png",
-    params:
-        seed=SEED,
-        run_name=config["run_name"],
     log:
         f"{RUN}/logs/sat_figures.log",
     conda:
         "../envs/analysis.yaml"
+    params:
+        seed=SEED,
+        title_prefix=f"{config['run_name']} run",
     script:
         "../scripts/sat_figures.py"

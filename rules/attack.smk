@@ -9,17 +9,17 @@ rule attack:
         clean=f"{RUN}/clean/{{model}}.safetensors",
     output:
         f"{RUN}/adversarial/{{model}}.safetensors",
-    params:
-        seed=SEED,
-        spec=model_spec,
-        attack=config["attack"],
-        device=config["compute"]["device"],
-    threads: 1
     log:
         f"{RUN}/logs/attack/{{model}}.log",
     benchmark:
         f"{RUN}/benchmarks/attack/{{model}}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        seed=SEED,
+        spec=model_spec,
+        attack=config["attack"],
+        device=config["compute"]["device"],
     script:
         "../scripts/attack.py"

@@ -9,18 +9,18 @@ if config["models"]["weights"] == "train":
         output:
             weights=f"{RUN}/models/{{model}}.safetensors",
             card=f"{RUN}/models/{{model}}.json",
-        params:
-            seed=SEED,
-            spec=model_spec,
-            training=config.get("training"),
-            device=config["compute"]["device"],
-        threads: 1
         log:
             f"{RUN}/logs/train_model/{{model}}.log",
         benchmark:
             f"{RUN}/benchmarks/train_model/{{model}}.tsv"
         conda:
             "../envs/torch.yaml"
+        threads: 1
+        params:
+            seed=SEED,
+            spec=model_spec,
+            training=config.get("training"),
+            device=config["compute"]["device"],
         script:
             "../scripts/train_model.py"
 
@@ -33,13 +33,13 @@ else:
         output:
             weights=f"{RUN}/models/{{model}}.safetensors",
             card=f"{RUN}/models/{{model}}.json",
+        log:
+            f"{RUN}/logs/fetch_weights/{{model}}.log",
+        localrule: True
+        conda:
+            "../envs/torch.yaml"
         params:
             seed=SEED,
             spec=model_spec,
-        localrule: True
-        log:
-            f"{RUN}/logs/fetch_weights/{{model}}.log",
-        conda:
-            "../envs/torch.yaml"
         script:
             "../scripts/fetch_weights.py"

@@ -8,17 +8,17 @@ rule clean_predictions:
         card=f"{RUN}/models/{{model}}.json",
     output:
         f"{RUN}/clean/{{model}}.safetensors",
-    params:
-        seed=SEED,
-        spec=model_spec,
-        device=config["compute"]["device"],
-        batch_size=config["compute"]["batch_size"],
-    threads: 1
     log:
         f"{RUN}/logs/clean_predictions/{{model}}.log",
     benchmark:
         f"{RUN}/benchmarks/clean_predictions/{{model}}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        seed=SEED,
+        spec=model_spec,
+        device=config["compute"]["device"],
+        batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/clean_predictions.py"

@@ -12,13 +12,13 @@ rule sat_matrix:
         n_common=f"{RUN}/sat/n_common.csv",
         directional_rate=f"{RUN}/sat/directional_rate.csv",
         pairs=f"{RUN}/sat/pairs.csv",
-    params:
-        seed=SEED,
-        models=MODELS,
-        eps_s=config["sat"]["eps_s"],
     log:
         f"{RUN}/logs/sat_matrix.log",
     conda:
         "../envs/torch.yaml"
+    params:
+        seed=SEED,
+        models=MODELS,
+        eps_s=config["sat"]["eps_s"],
     script:
         "../scripts/sat_matrix.py"

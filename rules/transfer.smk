@@ -11,18 +11,18 @@ rule transfer:
         cards=per_model(f"{RUN}/models/{{model}}.json"),
     output:
         f"{RUN}/transfer/{{model}}.safetensors",
-    params:
-        seed=SEED,
-        spec=model_spec,
-        sources=MODELS,
-        device=config["compute"]["device"],
-        batch_size=config["compute"]["batch_size"],
-    threads: 1
     log:
         f"{RUN}/logs/transfer/{{model}}.log",
     benchmark:
         f"{RUN}/benchmarks/transfer/{{model}}.tsv"
     conda:
         "../envs/torch.yaml"
+    threads: 1
+    params:
+        seed=SEED,
+        spec=model_spec,
+        sources=MODELS,
+        device=config["compute"]["device"],
+        batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/transfer.py"

@@ -11,18 +11,18 @@ from satsim.figures import fig1_tsne, fig2_heatmap, save_figure
 from satsim.scripting import script_session
 
 with script_session(snakemake):
-    inputs, outputs, run_name = snakemake.input, snakemake.output, snakemake.params.run_name
+    inputs, outputs, prefix = snakemake.input, snakemake.output, snakemake.params.title_prefix
     sat = pd.read_csv(inputs.sat, index_col=0)
     clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
     embedding = pd.read_csv(inputs.embedding, index_col=0)
     n_models = len(sat)
     save_figure(
-        fig1_tsne(embedding, clusters, f"{run_name}: t-SNE of {n_models} models by SAT"),
+        fig1_tsne(embedding, clusters, f"{prefix}: t-SNE of {n_models} models by SAT"),
         outputs.fig1_pdf,
         outputs.fig1_png,
     )
     save_figure(
-        fig2_heatmap(sat, clusters, f"{run_name}: SAT matrix ({n_models} models)"),
+        fig2_heatmap(sat, clusters, f"{prefix}: SAT matrix ({n_models} models)"),
         outputs.fig2_pdf,
         outputs.fig2_png,
     )

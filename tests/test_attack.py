@@ -8,7 +8,7 @@ import torch
 from satsim.attack import AttackSettings, pgd_attack, random_start
 from satsim.predict import predict_classes
 
-SETTINGS = AttackSettings(epsilon_255ths=4, step_size_255ths=1.0, steps=5)
+SETTINGS = AttackSettings(epsilon_255ths=16, step_size_255ths=4.0, steps=5)
 
 
 def _correct_subset(model, digits, n=96):
@@ -65,7 +65,7 @@ def test_same_seed_same_bytes_and_batching_does_not_matter(small_cnn, digits):
 def test_native_and_advertorch_reach_the_same_white_box_success(small_cnn, digits):
     images, labels, ids = _correct_subset(small_cnn, digits, n=200)
     # A weak attack, so that success is far from 100 % and a disagreement would show.
-    weak = AttackSettings(epsilon_255ths=2, step_size_255ths=0.5, steps=5)
+    weak = AttackSettings(epsilon_255ths=6, step_size_255ths=1.5, steps=5)
     native = pgd_attack(small_cnn, images, labels, ids, weak, seed=0)
     advertorch = pgd_attack(
         small_cnn,
@@ -74,6 +74,10 @@ def test_native_and_advertorch_reach_the_same_white_box_success(small_cnn, digit
         ids,
         AttackSettings(**{**weak.describe(), "backend": "advertorch"}),
         seed=0,
+    )
+    print(
+        f"white-box success: native {native.success_rate:.3f}, "
+        f"advertorch {advertorch.success_rate:.3f}"
     )
     assert 0.05 < native.success_rate < 0.95
     assert abs(native.success_rate - advertorch.success_rate) <= 0.02

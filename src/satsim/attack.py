@@ -83,6 +83,8 @@ def pgd_native(
     delta_init: torch.Tensor,
 ) -> torch.Tensor:
     """PGD from ``x + delta_init``; returns float images in [0, 1] within the epsilon ball."""
+    if has_convolutions(model):
+        x = x.contiguous(memory_format=torch.channels_last)  # see prepare_native
     # The ball and the [0, 1] box intersect in one per-pixel interval: one clamp per step.
     lower = (x - settings.epsilon).clamp_(min=0.0)
     upper = (x + settings.epsilon).clamp_(max=1.0)
@@ -96,6 +98,18 @@ def pgd_native(
             x_adv.detach().add_(grad.sign_(), alpha=settings.step_size), min=lower, max=upper
         )
     return x_adv.detach()
+
+
+def has_convolutions(model: nn.Module) -> bool:
+    return any(isinstance(module, nn.Conv2d) for module in model.modules())
+
+
+def prepare_native(model: nn.Module) -> nn.Module:
+    """Channels-last weights for convolutional models: oneDNN and cuDNN run their convolutions
+    faster in that layout (measured 7-15 % per PGD step on CPU, see benchmarks/)."""
+    if has_convolutions(model):
+        model = model.to(memory_format=torch.channels_last)
+    return model
 
 
 def pgd_advertorch(
@@ -168,6 +182,9 @@ def pgd_attack(
 ) -> AttackResult:
     """Attack every image with ``settings``; ``model`` reads canonical [0, 1] images.
 
+    ``model`` is frozen in place (eval mode, no weight gradients) and, for the native backend,
+    given channels-last weights if it has convolutions.
+
     Args:
         images_u8: (M, 3, H, W) uint8 clean images.
         labels: (M,) true classes.
@@ -176,6 +193,8 @@ def pgd_attack(
     """
     device = torch.device(device)
     model = freeze(model).to(device)
+    if settings.backend == "native":
+        model = prepare_native(model)
     attack_batch = _BACKEND_FUNCTIONS[settings.backend]
     adversarial, fooled = [], []
     batches = range(0, len(images_u8), batch_size)

@@ -1,0 +1,72 @@
+"""The embedded demo, exactly as the README runs it (configs/demo.yaml), in a scratch folder.
+
+Checks what the demo promises: >= 12 models, each >= 90 % test accuracy; a symmetric SAT matrix
+whose diagonal is >= ln(90) and whose off-diagonal entries are below their row's diagonal;
+off-diagonal transfer rates that spread out; fig1 and fig2.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("demo")
+    run = subprocess.run(
+        [
+            SNAKEMAKE,
+            "--snakefile",
+            str(REPO / "Snakefile"),
+            "--cores",
+            "all",
+            "--configfile",
+            str(REPO / "configs" / "demo.yaml"),
+        ],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir / "results" / "demo"
+
+
+@pytest.mark.slow
+def test_demo_models_are_accurate(demo_run):
+    cards = [json.loads(path.read_text()) for path in (demo_run / "models").glob("*.json")]
+    assert len(cards) >= 12
+    accuracy = {card["model"]["name"]: card["test_accuracy"] for card in cards}
+    assert min(accuracy.values()) >= 0.90, accuracy
+
+
+@pytest.mark.slow
+def test_demo_sat_matrix_has_the_expected_shape(demo_run):
+    sat = pd.read_csv(demo_run / "sat" / "sat.csv", index_col=0)
+    values = sat.to_numpy()
+    assert len(sat) >= 12 and list(sat.index) == list(sat.columns)
+    assert np.allclose(values, values.T)
+    assert (values.diagonal() >= math.log(90)).all(), sat.to_numpy().diagonal()
+    off_diagonal = ~np.eye(len(sat), dtype=bool)
+    assert (values < values.diagonal()[:, None])[off_diagonal].all()
+    rates = pd.read_csv(demo_run / "sat" / "transfer_rate.csv", index_col=0).to_numpy()
+    low, high = np.percentile(rates[off_diagonal], [10, 90])
+    assert low > 1.0 and high < 90.0 and high - low > 10.0, (low, high)
+
+
+@pytest.mark.slow
+def test_demo_figures_exist(demo_run):
+    for name in ("fig1", "fig2"):
+        assert (demo_run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
+        assert (demo_run / "figures" / f"{name}.png").stat().st_size > 10_000
