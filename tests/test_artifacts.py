@@ -40,5 +40,10 @@ def test_mismatched_inputs_name_both_files():
     }
     with pytest.raises(ProvenanceMismatch, match="a.safetensors and adversarial/b.safetensors"):
         check_agreement(records, ["data_sha256", "attack"])
+    # A first record without the field (e.g. the eval data has no attack) must not hide a clash.
+    with pytest.raises(ProvenanceMismatch, match="disagree on 'attack'"):
+        check_agreement(
+            {"data/eval.safetensors": {"data_sha256": "1"}, **records}, ["data_sha256", "attack"]
+        )
     with pytest.raises(ProvenanceMismatch, match="clean/a.safetensors"):
         check_weights("clean/a.safetensors", {"weights_sha256": "old"}, "new")

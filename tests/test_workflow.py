@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 import yaml
 
-from satsim.artifacts import read_provenance
+from satsim.artifacts import load_tensors, read_provenance, save_tensors
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
@@ -67,12 +67,12 @@ def test_tiny_run_produces_every_output(tiny_run):
         for ext in ("pdf", "png"):
             assert (out / "figures" / f"{name}.{ext}").stat().st_size > 1000
     # Files say what made them.
-    record = read_provenance(out / "adversarial" / "vit.safetensors")
+    record = read_provenance(out / "adversarial" / "pit.safetensors")
     assert record["attack"]["steps"] == 2 and record["attack"]["seed"] == 0
     assert {"weights_sha256", "data_sha256", "versions", "white_box_success"} <= set(record)
     for stage in ("train_model", "attack", "transfer"):
         assert len(list((out / "benchmarks" / stage).glob("*.tsv"))) == 3
-    assert "attack" in (out / "logs" / "attack" / "vit.log").read_text()  # tqdm progress
+    assert "attack" in (out / "logs" / "attack" / "pit.log").read_text()  # tqdm progress
     # Nothing temporary left behind.
     assert not list(out.rglob("*.tmp"))
 
@@ -96,7 +96,7 @@ def test_rerun_resumes_from_what_is_done(tiny_run):
     # Lose one target's transfer file and the matrix: only those are redone, no attack or
     # training.
     out = workdir / "results" / "tiny"
-    (out / "transfer" / "mixer.safetensors").unlink()
+    (out / "transfer" / "gmlp.safetensors").unlink()
     (out / "sat" / "sat.csv").unlink()
     plan = planned_jobs(snakemake(workdir, "--configfile", str(config), "-n"))
     assert plan.get("transfer") == 1 and plan.get("sat_matrix") == 1, plan
@@ -109,10 +109,24 @@ def test_same_seed_same_bytes(tiny_run, tmp_path):
     rerun = snakemake(tmp_path, "--configfile", str(config), "--until", "attack")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     for relative in (
-        "models/vit.safetensors",
-        "adversarial/vit.safetensors",
-        "clean/resnet.safetensors",
+        "models/pit.safetensors",
+        "adversarial/pit.safetensors",
+        "clean/resnet10t.safetensors",
     ):
         first = (workdir / "results" / "tiny" / relative).read_bytes()
         second = (tmp_path / "results" / "tiny" / relative).read_bytes()
         assert first == second, relative
+
+
+@pytest.mark.slow
+def test_transfer_refuses_an_adversarial_set_from_another_attack(tiny_run):
+    """Runs last: it leaves the tiny run with a mismatched file."""
+    workdir, config = tiny_run
+    path = workdir / "results" / "tiny" / "adversarial" / "pit.safetensors"
+    tensors, record = load_tensors(path)
+    record["attack"]["steps"] = 7  # as if pit had been attacked by another config
+    save_tensors(path, tensors, record)
+    run = snakemake(workdir, "--configfile", str(config))
+    assert run.returncode != 0
+    text = run.stdout + run.stderr
+    assert "disagree on 'attack'" in text and "pit.safetensors" in text, text[-3000:]

@@ -43,25 +43,28 @@ def check_agreement(records: Mapping[str, Mapping[str, Any]], fields: Iterable[s
     ``records`` maps a file path to its provenance record. Fields that a record lacks are not
     compared. Differing library versions only warn: results stay comparable, but say so.
     """
-    items = list(records.items())
-    if not items:
-        return
-    first_path, first = items[0]
-    for path, record in items[1:]:
-        for field in fields:
-            if field in first and field in record and first[field] != record[field]:
+    for field in fields:
+        having = [(path, record[field]) for path, record in records.items() if field in record]
+        for path, value in having[1:]:
+            first_path, first_value = having[0]
+            if value != first_value:
                 raise ProvenanceMismatch(
                     f"{first_path} and {path} disagree on '{field}' "
-                    f"({first[field]!r} vs {record[field]!r}): they come from different runs. "
+                    f"({first_value!r} vs {value!r}): they come from different runs. "
                     "Delete the stale file(s) and rerun so that every input is made by the same "
                     "config."
                 )
-        if first.get("versions") != record.get("versions"):
+    versions = [
+        (path, record["versions"]) for path, record in records.items() if "versions" in record
+    ]
+    for path, value in versions[1:]:
+        if value != versions[0][1]:
             warnings.warn(
-                f"{first_path} and {path} were made with different library versions "
-                f"({first.get('versions')} vs {record.get('versions')})",
+                f"{versions[0][0]} and {path} were made with different library versions "
+                f"({versions[0][1]} vs {value})",
                 stacklevel=2,
             )
+            break
 
 
 def check_weights(path: str, record: Mapping[str, Any], weights_sha256: str) -> None:
