@@ -7,6 +7,7 @@ import csv
 from pathlib import Path
 
 import pytest
+import timm
 import torch
 
 from satsim.components import COMPONENT_COLUMNS, validate_components
@@ -15,6 +16,7 @@ from satsim.registry import load_registry
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "model_components_release.csv"
 DEMO = load_registry(REPO / "configs" / "models" / "demo.yaml")
+PAPER = load_registry(REPO / "configs" / "models" / "paper.yaml")
 FAMILIES = {"CNN", "Transformer", "MLP-Mixer", "Hybrid"}
 
 
@@ -61,3 +63,33 @@ def test_bad_component_value_names_model_and_column(tmp_path):
         load_registry(bad)
     with pytest.raises(KeyError, match="Did you mean"):
         DEMO.get_spec(first[:-1])
+
+
+def test_paper_registry_pins_a_tag_for_each_of_the_69_models():
+    assert len(PAPER) == 69
+    pretrained = set(timm.list_pretrained())
+    for spec in PAPER.values():
+        assert spec.architecture in pretrained, f"{spec.name}: {spec.architecture} is no timm tag"
+
+
+@pytest.mark.parametrize("name", list(PAPER))
+def test_paper_model_instantiates_and_agrees_with_timm_pretrained_cfg(name):
+    spec = PAPER[name]
+    with torch.device("meta"):
+        model = spec.build(num_classes=1000)
+    cfg = model.pretrained_cfg
+    assert cfg["input_size"][-1] == spec.input_size
+    assert f"{spec.input_size} x {spec.input_size}" == spec.components["Input resolution"]
+    assert tuple(cfg["mean"]) == pytest.approx(spec.mean)
+    assert tuple(cfg["std"]) == pytest.approx(spec.std)
+    assert cfg["crop_pct"] == pytest.approx(spec.crop_pct)
+    assert cfg["interpolation"] == spec.interpolation
+
+
+@pytest.mark.skipif(not REFERENCE.exists(), reason="../shared reference table not present")
+def test_paper_components_match_the_authors_table():
+    with REFERENCE.open() as handle:
+        rows = {row["Model name"]: row for row in csv.DictReader(handle)}
+    assert list(PAPER) == list(rows)
+    for name, spec in PAPER.items():
+        assert spec.components == {c: rows[name][c] for c in COMPONENT_COLUMNS}, name

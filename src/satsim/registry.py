@@ -11,6 +11,8 @@ Format (``configs/models/*.yaml``)::
         mean: [0.5, 0.5, 0.5]         # normalisation in [0, 1] units
         std: [0.5, 0.5, 0.5]
         components: {Base architecture: CNN, ...}   # the 13 columns of satsim.components
+        # pretrained models also: crop_pct, interpolation (timm's eval transform of the tag),
+        # top1 (timm's published ImageNet top-1, %), tag_reason (why this tag; documentation)
 """
 
 from __future__ import annotations
@@ -43,6 +45,10 @@ class ModelSpec:
     std: tuple[float, ...] = IMAGENET_STD
     kwargs: dict[str, Any] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
+    # Pretrained models only: timm's eval transform of the pinned tag, and its published top-1 (%).
+    crop_pct: float | None = None
+    interpolation: str | None = None
+    top1: float | None = None
 
     def build(self, num_classes: int, pretrained: bool = False) -> Any:
         """The bare timm model (random init unless ``pretrained``)."""
@@ -136,7 +142,18 @@ class Registry(dict[str, ModelSpec]):
         )
 
 
-_SPEC_KEYS = {"architecture", "kwargs", "input_size", "mean", "std", "components"}
+_SPEC_KEYS = {
+    "architecture",
+    "kwargs",
+    "input_size",
+    "mean",
+    "std",
+    "components",
+    "crop_pct",
+    "interpolation",
+    "top1",
+    "tag_reason",
+}
 
 
 def load_registry(path: str | Path) -> Registry:
@@ -170,5 +187,8 @@ def load_registry(path: str | Path) -> Registry:
             std=tuple(entry.get("std", IMAGENET_STD)),
             kwargs=dict(entry.get("kwargs") or {}),
             components=components,
+            crop_pct=entry.get("crop_pct"),
+            interpolation=entry.get("interpolation"),
+            top1=entry.get("top1"),
         )
     return registry
