@@ -34,6 +34,9 @@ def workflow_path(path):
 REGISTRY = load_registry(workflow_path(config["models"]["registry"]))
 if config["models"].get("include"):
     REGISTRY = REGISTRY.subset(config["models"]["include"])
+if config["models"].get("exclude"):
+    _excluded = {REGISTRY.get_spec(name).name for name in config["models"]["exclude"]}
+    REGISTRY = REGISTRY.subset(name for name in REGISTRY if name not in _excluded)
 MODELS = list(REGISTRY)
 
 

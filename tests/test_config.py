@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import copy
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -59,3 +60,20 @@ def test_snakemake_stops_at_once_on_an_unknown_key(tmp_path):
     )
     assert run.returncode != 0
     assert "unknown config key 'attack.epsilon'" in run.stdout + run.stderr
+
+
+def test_paper_dag_plans_one_job_per_model_and_exclude_drops_one():
+    def fetch_jobs(*extra: str) -> int:
+        run = subprocess.run(
+            [SNAKEMAKE, "-n", "--quiet", "rules", "--cores", "1", *extra],
+            cwd=REPO,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert run.returncode == 0, run.stderr[-2000:]
+        counts = re.findall(r"^fetch_weights\s+(\d+)$", run.stdout + run.stderr, re.M)
+        return int(counts[0])
+
+    assert fetch_jobs() == 69
+    assert fetch_jobs("--config", "models={exclude: [gluon_xception65]}") == 68
