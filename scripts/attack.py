@@ -7,20 +7,16 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import ImageSet, load_tensors, save_tensors
+from satsim.artifacts import load_tensors, save_tensors
 from satsim.attack import AttackSettings, pgd_attack
+from satsim.model_job import load_model_job
 from satsim.provenance import check_agreement, check_weights, make_record
-from satsim.registry import ModelSpec
-from satsim.runtime import select_device
 from satsim.scripting import script_session
-from satsim.weights import load_model
 
 with script_session(snakemake) as log:
     params = snakemake.params
-    device = select_device(params.device)
-    data = ImageSet(snakemake.input.eval)
-    spec = ModelSpec.from_description(params.spec)
-    model, sha = load_model(spec, snakemake.input.weights, data.num_classes, snakemake.input.card)
+    job = load_model_job(snakemake)
+    device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
     clean, clean_record = load_tensors(snakemake.input.clean)
     check_weights(snakemake.input.clean, clean_record, sha)
     check_agreement(

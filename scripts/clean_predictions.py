@@ -5,20 +5,16 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import ImageSet, save_tensors
+from satsim.artifacts import save_tensors
+from satsim.model_job import load_model_job
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import make_record
-from satsim.registry import ModelSpec
-from satsim.runtime import select_device
 from satsim.scripting import script_session
-from satsim.weights import load_model
 
 with script_session(snakemake) as log:
     params = snakemake.params
-    device = select_device(params.device)
-    data = ImageSet(snakemake.input.eval)
-    spec = ModelSpec.from_description(params.spec)
-    model, sha = load_model(spec, snakemake.input.weights, data.num_classes, snakemake.input.card)
+    job = load_model_job(snakemake)
+    device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
     logits = predict_logits(model, data.images, params.batch_size, device, progress=log)
     clean_accuracy = accuracy(logits, data.labels)
     print(f"{spec.name}: clean accuracy {clean_accuracy:.4f}")

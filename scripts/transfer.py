@@ -5,21 +5,17 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import ImageSet, load_tensors, read_provenance, save_tensors
+from satsim.artifacts import load_tensors, read_provenance, save_tensors
 from satsim.atomic import read_json
+from satsim.model_job import load_model_job
 from satsim.predict import predict_classes
 from satsim.provenance import MUST_AGREE, check_agreement, check_weights, make_record
-from satsim.registry import ModelSpec
-from satsim.runtime import select_device
 from satsim.scripting import script_session
-from satsim.weights import load_model
 
 with script_session(snakemake) as log:
     params, inputs = snakemake.params, snakemake.input
-    device = select_device(params.device)
-    data = ImageSet(inputs.eval)
-    spec = ModelSpec.from_description(params.spec)
-    model, sha = load_model(spec, inputs.weights, data.num_classes, inputs.card)
+    job = load_model_job(snakemake)
+    device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
     clean_record = read_provenance(inputs.clean)
     check_weights(inputs.clean, clean_record, sha)
 

@@ -1,0 +1,35 @@
+"""What every per-model rule loads first: the device, the eval images and the job's model."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from satsim.artifacts import ImageSet
+from satsim.registry import ModelSpec
+from satsim.runtime import select_device
+from satsim.weights import load_model
+from satsim.wrapper import CanonicalModel
+
+
+@dataclass
+class ModelJob:
+    """One rule's model: ``model`` reads canonical images; ``weights_sha256`` is its file's."""
+
+    device: torch.device
+    data: ImageSet
+    spec: ModelSpec
+    model: CanonicalModel
+    weights_sha256: str
+
+
+def load_model_job(smk: Any) -> ModelJob:
+    """From a Snakemake job with ``input.eval``, ``input.weights``, ``input.card`` and
+    ``params.spec`` / ``params.device``."""
+    device = select_device(smk.params.device)
+    data = ImageSet(smk.input.eval)
+    spec = ModelSpec.from_description(smk.params.spec)
+    model, sha = load_model(spec, smk.input.weights, data.num_classes, smk.input.card)
+    return ModelJob(device, data, spec, model, sha)
