@@ -46,6 +46,14 @@ def test_bad_config_names_the_key(edit, message):
         check_config(config, SCHEMA)
 
 
+def test_command_line_strings_become_numbers_where_the_schema_wants_them():
+    config = copy.deepcopy(load("configs/demo.yaml"))
+    config["attack"].update(steps="3", random_start="false", epsilon_255ths="many")
+    with pytest.raises(ConfigError, match="attack.epsilon_255ths"):
+        check_config(config, SCHEMA)
+    assert config["attack"]["steps"] == 3 and config["attack"]["random_start"] is False
+
+
 def test_snakemake_stops_at_once_on_an_unknown_key(tmp_path):
     config = load("configs/demo.yaml")
     config["attack"]["epsilon"] = 2

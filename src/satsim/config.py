@@ -41,8 +41,33 @@ def load_schema(path: str | Path) -> dict[str, Any]:
     return yaml.safe_load(Path(path).read_text())
 
 
+_SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
+
+
+def coerce_command_line_values(config: dict[str, Any], schema: dict[str, Any]) -> None:
+    """Turn strings into the numbers or booleans the schema asks for, in place.
+
+    ``snakemake --config attack='{steps: 3}'`` hands nested values over as strings ("3"); read
+    them as YAML where the schema wants a number or a boolean. Anything else is left for the
+    validator to report.
+    """
+    for key, subschema in schema.get("properties", {}).items():
+        if key not in config:
+            continue
+        value = config[key]
+        if isinstance(value, dict):
+            coerce_command_line_values(value, subschema)
+        elif isinstance(value, str) and subschema.get("type") in _SCALAR_TYPES:
+            parsed = yaml.safe_load(value)
+            if isinstance(parsed, _SCALAR_TYPES[subschema["type"]]):
+                config[key] = parsed
+
+
 def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
-    """Raise :class:`ConfigError` listing every invalid key of ``config``."""
-    errors = config_errors(config, load_schema(schema_path))
+    """Raise :class:`ConfigError` listing every invalid key of ``config`` (after reading
+    command-line strings as the numbers or booleans the schema expects)."""
+    schema = load_schema(schema_path)
+    coerce_command_line_values(config, schema)
+    errors = config_errors(config, schema)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
