@@ -12,9 +12,8 @@ from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 
-check_config(
-    config, SCHEMA
-)  # one line per bad key, before Snakemake's own long message
+# One line per bad key, before Snakemake's own long message.
+check_config(config, SCHEMA)
 validate(config, str(SCHEMA))  # fills in schema defaults
 
 RUN = f"results/{config['run_name']}"

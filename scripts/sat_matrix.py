@@ -7,6 +7,8 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import warnings
 
+import numpy as np
+
 from satsim.artifacts import ImageSet, load_tensors
 from satsim.atomic import write_csv
 from satsim.provenance import MUST_AGREE, check_agreement, check_weights
@@ -26,7 +28,12 @@ with script_session(snakemake):
         clean_pred[model] = clean["pred"].numpy()
         for source in models:
             transfer_pred[(source, model)] = transfer[f"pred/{source}"].numpy()
-            adv_index.setdefault(source, transfer[f"index/{source}"].numpy())
+            index = adv_index.setdefault(source, transfer[f"index/{source}"].numpy())
+            if not np.array_equal(index, transfer[f"index/{source}"].numpy()):
+                raise ValueError(
+                    f"{transfer_path} was made from another adversarial set of {source!r} than "
+                    f"{inputs.transfer[0]}; rerun the transfer jobs"
+                )
     check_agreement(records, MUST_AGREE)
 
     with warnings.catch_warnings(record=True) as caught:
