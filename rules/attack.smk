@@ -16,10 +16,13 @@ rule attack:
     conda:
         "../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=GPUS_PER_JOB,
     params:
         seed=SEED,
         spec=model_spec,
         attack=config["attack"],
         device=config["compute"]["device"],
+        autocast=config["compute"]["autocast"],
     script:
         "../scripts/attack.py"

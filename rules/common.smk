@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from snakemake.utils import validate
 
-from satsim.config import check_config
+from satsim.config import check_config, check_imagenet_paths, local_weights
 from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -37,6 +37,14 @@ if config["models"].get("exclude"):
     _excluded = {REGISTRY.get_spec(name).name for name in config["models"]["exclude"]}
     REGISTRY = REGISTRY.subset(name for name in REGISTRY if name not in _excluded)
 MODELS = list(REGISTRY)
+LOCAL_WEIGHTS = local_weights(config["models"], REGISTRY)
+
+# The paper run stops here, before any job, if its ImageNet folder is missing or unusable.
+if config["data"]["source"] == "imagenet":
+    check_imagenet_paths(config["data"], resolve=workflow_path)
+
+# GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
+GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
 
 
 wildcard_constraints:
@@ -55,6 +63,7 @@ def per_model(pattern):
 
 def all_targets():
     return [
+        f"{RUN}/reports/clean_accuracy.csv",
         f"{RUN}/sat/sat.csv",
         f"{RUN}/analysis/clusters.csv",
         *expand(f"{FIGURES}/{{fig}}.{{ext}}", fig=["fig1", "fig2"], ext=["pdf", "png"]),

@@ -19,16 +19,23 @@ if config["data"]["source"] == "digits":
 
 else:
 
+    # Decodes the subset once into the canonical space; every model job reads this file.
     rule prepare_imagenet:
+        input:
+            subset=workflow_path(config["data"]["imagenet_subset"]),
         output:
             eval=f"{RUN}/data/eval.safetensors",
         log:
             f"{RUN}/logs/prepare_imagenet.log",
+        benchmark:
+            f"{RUN}/benchmarks/prepare_imagenet.tsv"
         conda:
             "../envs/torch.yaml"
+        threads: 8
         params:
             seed=SEED,
-            imagenet_val=config["data"].get("imagenet_val"),
+            imagenet_val=config["data"]["imagenet_val"],
+            imagenet_labels=config["data"].get("imagenet_labels"),
             canonical_size=config["data"]["canonical_size"],
             eval_size=config["data"]["eval_size"],
         script:

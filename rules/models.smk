@@ -16,6 +16,8 @@ if config["models"]["weights"] == "train":
         conda:
             "../envs/torch.yaml"
         threads: 1
+        resources:
+            gpu=GPUS_PER_JOB,
         params:
             seed=SEED,
             spec=model_spec,
@@ -27,9 +29,12 @@ if config["models"]["weights"] == "train":
 else:
 
     # Runs where the network is (e.g. a cluster's login node); GPU jobs read only local files.
+    # A model listed in models.local_weights is imported from the user's file instead.
     rule fetch_weights:
         input:
-            eval=f"{RUN}/data/eval.safetensors",
+            local=lambda wildcards: LOCAL_WEIGHTS.get(wildcards.model, {}).get(
+                "path", []
+            ),
         output:
             weights=f"{RUN}/models/{{model}}.safetensors",
             card=f"{RUN}/models/{{model}}.json",
@@ -41,5 +46,6 @@ else:
         params:
             seed=SEED,
             spec=model_spec,
+            local_weights=lambda wildcards: LOCAL_WEIGHTS.get(wildcards.model),
         script:
             "../scripts/fetch_weights.py"

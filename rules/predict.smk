@@ -15,10 +15,35 @@ rule clean_predictions:
     conda:
         "../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=GPUS_PER_JOB,
     params:
         seed=SEED,
         spec=model_spec,
         device=config["compute"]["device"],
+        autocast=config["compute"]["autocast"],
         batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/clean_predictions.py"
+
+
+# The first check of a run: each model's clean accuracy next to timm's top-1 for its tag.
+rule accuracy_report:
+    input:
+        eval=f"{RUN}/data/eval.safetensors",
+        clean=per_model(f"{RUN}/clean/{{model}}.safetensors"),
+    output:
+        table=f"{RUN}/reports/clean_accuracy.csv",
+    log:
+        f"{RUN}/logs/accuracy_report.log",
+    conda:
+        "../envs/torch.yaml"
+    params:
+        seed=SEED,
+        models=MODELS,
+        published={
+            name: {"architecture": spec.architecture, "top1": spec.top1}
+            for name, spec in REGISTRY.items()
+        },
+    script:
+        "../scripts/accuracy_report.py"

@@ -18,11 +18,14 @@ rule transfer:
     conda:
         "../envs/torch.yaml"
     threads: 1
+    resources:
+        gpu=GPUS_PER_JOB,
     params:
         seed=SEED,
         spec=model_spec,
         sources=MODELS,
         device=config["compute"]["device"],
+        autocast=config["compute"]["autocast"],
         batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/transfer.py"

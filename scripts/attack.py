@@ -48,6 +48,7 @@ with script_session(snakemake) as log:
         weights_sha256=sha,
         data_sha256=data.data_sha256,
         attack={**settings.describe(), "seed": params.seed},
+        precision=job.precision,
         n_attacked=len(index),
         white_box_success=result.success_rate,
     )

@@ -23,6 +23,7 @@ with script_session(snakemake) as log:
         model=spec.name,
         weights_sha256=sha,
         data_sha256=data.data_sha256,
+        precision=job.precision,
         accuracy=clean_accuracy,
     )
     save_tensors(snakemake.output[0], {"logits": logits, "pred": logits.argmax(dim=1)}, record)

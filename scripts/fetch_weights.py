@@ -1,20 +1,24 @@
-"""Snakemake adapter: download one model's pretrained timm weights as safetensors + card."""
+"""Snakemake adapter: one model's pretrained weights as safetensors + card, downloaded through
+timm or imported from the user's local file (models.local_weights)."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import ImageSet
 from satsim.provenance import library_versions
 from satsim.registry import ModelSpec
 from satsim.scripting import script_session
-from satsim.weights import fetch_pretrained, write_card
+from satsim.weights import fetch_pretrained, import_local_weights, write_card
 
 with script_session(snakemake):
     spec = ModelSpec.from_description(snakemake.params.spec)
-    num_classes = ImageSet(snakemake.input.eval).num_classes
-    sha = fetch_pretrained(spec, num_classes, snakemake.output.weights)
-    write_card(
-        snakemake.output.card, spec, sha, source="timm pretrained", versions=library_versions()
-    )
+    local = snakemake.params.local_weights
+    output = snakemake.output
+    if local:
+        source = import_local_weights(spec, local["path"], output.weights, local.get("sha256"))
+    else:
+        source = fetch_pretrained(spec, output.weights)
+    sha = source.pop("weights_sha256")
+    write_card(output.card, spec, sha, **source, versions=library_versions())
+    print(f"{spec.name}: {spec.architecture} from {source['origin']}, sha256 {sha}")

@@ -44,6 +44,7 @@ with script_session(snakemake) as log:
         weights_sha256=sha,
         data_sha256=data.data_sha256,
         attack=attack,
+        precision=job.precision,
         sources={source: records[path]["weights_sha256"] for source, path in adversarial.items()},
     )
     save_tensors(snakemake.output[0], tensors, record)

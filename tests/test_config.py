@@ -6,10 +6,12 @@ import copy
 import re
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 import yaml
+from fake_imagenet import make_fake_imagenet
 
 from satsim.config import ConfigError, check_config
 
@@ -52,6 +54,11 @@ def test_command_line_strings_become_numbers_where_the_schema_wants_them():
     with pytest.raises(ConfigError, match="attack.epsilon_255ths"):
         check_config(config, SCHEMA)
     assert config["attack"]["steps"] == 3 and config["attack"]["random_start"] is False
+    # A key that may be a string or null stays as given.
+    paper = copy.deepcopy(load("config.yaml"))
+    paper["data"]["imagenet_val"] = "/data/imagenet/val"
+    check_config(paper, SCHEMA)
+    assert paper["data"]["imagenet_val"] == "/data/imagenet/val"
 
 
 def test_snakemake_stops_at_once_on_an_unknown_key(tmp_path):
@@ -70,18 +77,91 @@ def test_snakemake_stops_at_once_on_an_unknown_key(tmp_path):
     assert "unknown config key 'attack.epsilon'" in run.stdout + run.stderr
 
 
-def test_paper_dag_plans_one_job_per_model_and_exclude_drops_one():
-    def fetch_jobs(*extra: str) -> int:
-        run = subprocess.run(
-            [SNAKEMAKE, "-n", "--quiet", "rules", "--cores", "1", *extra],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        assert run.returncode == 0, run.stderr[-2000:]
-        counts = re.findall(r"^fetch_weights\s+(\d+)$", run.stdout + run.stderr, re.M)
-        return int(counts[0])
+def paper_dry_run(workdir: Path, *extra: str) -> subprocess.CompletedProcess:
+    """``snakemake -n`` of the paper config (config.yaml) from ``workdir``."""
+    return subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--configfile"]
+        + [str(REPO / "config.yaml"), "-n", "--quiet", "rules", "--cores", "1", *extra],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
 
-    assert fetch_jobs() == 69
-    assert fetch_jobs("--config", "models={exclude: [gluon_xception65]}") == 68
+
+def job_counts(run: subprocess.CompletedProcess) -> dict[str, int]:
+    assert run.returncode == 0, run.stderr[-2000:]
+    return {
+        rule: int(count)
+        for rule, count in re.findall(r"^(\w+)\s+(\d+)$", run.stdout + run.stderr, re.M)
+        if rule != "total"
+    }
+
+
+@pytest.fixture(scope="module")
+def fake_imagenet(tmp_path_factory):
+    root = tmp_path_factory.mktemp("imagenet") / "val"
+    make_fake_imagenet(root, 3, "synset_folders")
+    return root
+
+
+def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fake_imagenet):
+    counts = job_counts(
+        paper_dry_run(tmp_path, "--config", f"data={{imagenet_val: {fake_imagenet}}}")
+    )
+    per_model = {"fetch_weights", "clean_predictions", "attack", "transfer"}
+    assert {rule: counts[rule] for rule in per_model} == dict.fromkeys(per_model, 69)
+    once = {"prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"}
+    assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)
+    assert set(counts) == per_model | once
+
+    excluded = job_counts(
+        paper_dry_run(
+            tmp_path,
+            "--config",
+            f"data={{imagenet_val: {fake_imagenet}}}",
+            "models={exclude: [gluon_xception65]}",
+        )
+    )
+    assert {rule: excluded[rule] for rule in per_model} == dict.fromkeys(per_model, 68)
+
+
+def test_paper_run_without_imagenet_stops_before_any_job_naming_the_key():
+    """The first thing a new user types, verbatim: it must stop at once and say what to do."""
+    started = time.perf_counter()
+    run = subprocess.run(
+        [SNAKEMAKE, "--cores", "all"], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
+    elapsed = time.perf_counter() - started
+    print(f"snakemake --cores all without ImageNet stopped after {elapsed:.1f} s")
+    text = run.stdout + run.stderr
+    assert run.returncode != 0
+    assert "data.imagenet_val is not set" in text
+    assert "snakemake --cores all --configfile configs/demo.yaml" in text
+    assert "Building DAG" not in text and "rule " not in text  # no job was planned
+
+
+@pytest.mark.parametrize(
+    "extra, message",
+    [
+        (
+            "data={imagenet_val: /no/such/imagenet}",
+            "data.imagenet_val = /no/such/imagenet: no such folder",
+        ),
+        (
+            "models={local_weights: {resnet_50: /tmp/w.safetensors}}",
+            "model 'resnet_50' is not in the registry .* Did you mean resnet50",
+        ),
+        (
+            "models={include: [convnext]}",
+            "model 'convnext' is not in the registry .* Did you mean convnext_tiny",
+        ),
+    ],
+)
+def test_first_user_mistakes_get_one_line_cause_and_fix(tmp_path, fake_imagenet, extra, message):
+    args = ("--config", f"data={{imagenet_val: {fake_imagenet}}}", extra)
+    if extra.startswith("data="):
+        args = ("--config", extra)
+    run = paper_dry_run(tmp_path, *args)
+    assert run.returncode != 0
+    assert re.search(message, run.stdout + run.stderr), (run.stdout + run.stderr)[-2000:]

@@ -18,8 +18,8 @@ from typing import Any, TextIO
 import torch
 import torch.nn.functional as F
 from torch import nn
-from tqdm import tqdm
 
+from satsim.batching import map_batches
 from satsim.wrapper import freeze
 
 BACKENDS = ("native", "advertorch")
@@ -183,7 +183,8 @@ def pgd_attack(
     """Attack every image with ``settings``; ``model`` reads canonical [0, 1] images.
 
     ``model`` is frozen in place (eval mode, no weight gradients) and, for the native backend,
-    given channels-last weights if it has convolutions.
+    given channels-last weights if it has convolutions. The batch size halves on a GPU
+    out-of-memory error; the native backend's results do not depend on it.
 
     Args:
         images_u8: (M, 3, H, W) uint8 clean images.
@@ -196,20 +197,12 @@ def pgd_attack(
     if settings.backend == "native":
         model = prepare_native(model)
     attack_batch = _BACKEND_FUNCTIONS[settings.backend]
-    adversarial, fooled = [], []
-    batches = range(0, len(images_u8), batch_size)
-    for start in tqdm(
-        batches,
-        desc="attack",
-        unit="batch",
-        file=progress,
-        disable=progress is None,
-        mininterval=5.0,
-    ):
-        x_u8 = images_u8[start : start + batch_size]
-        y = labels[start : start + batch_size].to(device)
+
+    def attack_slice(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
+        x_u8 = images_u8[start:stop]
+        y = labels[start:stop].to(device)
         x = x_u8.to(device, torch.float32) / 255.0
-        ids = image_ids[start : start + batch_size]
+        ids = image_ids[start:stop]
         if settings.random_start:
             noise = random_start(tuple(x.shape[1:]), ids, settings.epsilon, seed)
         else:
@@ -220,9 +213,11 @@ def pgd_attack(
         adv_u8 = to_pixel_levels(x_adv.cpu(), x_u8, settings.epsilon_255ths)
         with torch.no_grad():
             pred = model(adv_u8.to(device, torch.float32) / 255.0).argmax(dim=1)
-        adversarial.append(adv_u8)
-        fooled.append((pred != y).cpu())
-    if not adversarial:
+        return adv_u8, (pred != y).cpu()
+
+    batches = map_batches(attack_slice, len(images_u8), batch_size, progress, desc="attack")
+    if not batches:
         empty = torch.empty((0, *images_u8.shape[1:]), dtype=torch.uint8)
         return AttackResult(empty, torch.empty(0, dtype=torch.bool))
+    adversarial, fooled = zip(*batches, strict=True)
     return AttackResult(torch.cat(adversarial), torch.cat(fooled))

@@ -57,7 +57,7 @@ def coerce_command_line_values(config: dict[str, Any], schema: dict[str, Any]) -
         value = config[key]
         if isinstance(value, dict):
             coerce_command_line_values(value, subschema)
-        elif isinstance(value, str) and subschema.get("type") in _SCALAR_TYPES:
+        elif isinstance(value, str) and str(subschema.get("type")) in _SCALAR_TYPES:
             parsed = yaml.safe_load(value)
             if isinstance(parsed, _SCALAR_TYPES[subschema["type"]]):
                 config[key] = parsed
@@ -71,3 +71,53 @@ def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
     errors = config_errors(config, schema)
     if errors:
         raise ConfigError("invalid configuration:\n  " + "\n  ".join(errors))
+
+
+DEMO_HINT = (
+    "To try satsim without ImageNet, run the demo: "
+    "snakemake --cores all --configfile configs/demo.yaml"
+)
+
+
+def check_imagenet_paths(data: dict[str, Any], resolve: Any = Path) -> None:
+    """Stop at once, before any job, when the paper run's ImageNet folder is not usable.
+
+    ``resolve`` turns a config path into a filesystem path (the Snakefile resolves shipped files
+    relative to the workflow).
+    """
+    from satsim.imagenet import ImageNetError, detect_layout
+
+    root = data.get("imagenet_val")
+    if not root:
+        raise ConfigError(
+            "data.imagenet_val is not set: the paper run needs your copy of the ILSVRC2012 "
+            "validation images. Name it in config.yaml or on the command line: snakemake "
+            "--cores all --use-conda --config data='{imagenet_val: /path/to/ILSVRC2012/val}'. "
+            + DEMO_HINT
+        )
+    try:
+        detect_layout(root)
+    except ImageNetError as error:
+        raise ConfigError(f"{error}. {DEMO_HINT}") from None
+    for key in ("imagenet_labels", "imagenet_subset"):
+        if data.get(key) and not Path(resolve(data[key])).is_file():
+            raise ConfigError(f"data.{key} = {data[key]}: no such file")
+
+
+def local_weights(models: dict[str, Any], registry: Any) -> dict[str, dict[str, str]]:
+    """``models.local_weights`` as {model: {"path": ..., "sha256": ...}}, checked against the
+    registry (unknown names get suggestions) and the filesystem."""
+    entries = models.get("local_weights") or {}
+    if entries and models["weights"] != "pretrained":
+        raise ConfigError("models.local_weights applies only to models.weights: pretrained")
+    checked = {}
+    for name, entry in entries.items():
+        try:
+            registry.get_spec(name)
+        except KeyError as error:
+            raise ConfigError(f"models.local_weights: {error.args[0]}") from None
+        entry = {"path": entry} if isinstance(entry, str) else dict(entry)
+        if not Path(entry["path"]).is_file():
+            raise ConfigError(f"models.local_weights.{name} = {entry['path']}: no such file")
+        checked[name] = entry
+    return checked

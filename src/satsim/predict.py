@@ -6,7 +6,8 @@ from typing import TextIO
 
 import torch
 from torch import nn
-from tqdm import tqdm
+
+from satsim.batching import map_batches
 
 
 @torch.no_grad()
@@ -18,19 +19,16 @@ def predict_logits(
     progress: TextIO | None = None,
     desc: str = "predict",
 ) -> torch.Tensor:
-    """Logits (N, C) float32 on the CPU for uint8 images (N, 3, H, W); ``model`` in eval mode."""
+    """Logits (N, C) float32 on the CPU for uint8 images (N, 3, H, W); ``model`` in eval mode.
+
+    The batch size halves on a GPU out-of-memory error."""
     model.eval().to(device)
-    outputs = []
-    for start in tqdm(
-        range(0, len(images_u8), batch_size),
-        desc=desc,
-        unit="batch",
-        file=progress,
-        disable=progress is None,
-        mininterval=5.0,
-    ):
-        x = images_u8[start : start + batch_size].to(device, torch.float32) / 255.0
-        outputs.append(model(x).float().cpu())
+
+    def logits_of(start: int, stop: int) -> torch.Tensor:
+        x = images_u8[start:stop].to(device, torch.float32) / 255.0
+        return model(x).float().cpu()
+
+    outputs = map_batches(logits_of, len(images_u8), batch_size, progress, desc)
     if not outputs:
         return torch.empty((0, 0))
     return torch.cat(outputs)

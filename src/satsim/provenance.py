@@ -15,7 +15,7 @@ import torch
 import satsim
 
 # Fields that must agree between the inputs of one stage; a mismatch means two runs were mixed.
-MUST_AGREE = ("data_sha256", "attack")
+MUST_AGREE = ("data_sha256", "attack", "precision")
 
 
 class ProvenanceMismatch(ValueError):

@@ -50,20 +50,28 @@ class ModelSpec:
     interpolation: str | None = None
     top1: float | None = None
 
-    def build(self, num_classes: int, pretrained: bool = False) -> Any:
-        """The bare timm model (random init unless ``pretrained``)."""
+    def build(self, num_classes: int | None = None, pretrained: bool = False) -> Any:
+        """The bare timm model (random init unless ``pretrained``); ``num_classes`` None keeps
+        the architecture's own (1000 for the ImageNet tags)."""
         import timm
 
         kwargs = {key: resolve_kwarg(self.name, key, value) for key, value in self.kwargs.items()}
-        return timm.create_model(
-            self.architecture, pretrained=pretrained, num_classes=num_classes, **kwargs
-        )
+        if num_classes is not None:
+            kwargs["num_classes"] = num_classes
+        return timm.create_model(self.architecture, pretrained=pretrained, **kwargs)
 
     def wrap(self, model: Any) -> Any:
         """``model`` as a :class:`satsim.wrapper.CanonicalModel` reading [0, 1] images."""
         from satsim.wrapper import CanonicalModel
 
-        return CanonicalModel(model, self.input_size, self.mean, self.std)
+        return CanonicalModel(
+            model,
+            self.input_size,
+            self.mean,
+            self.std,
+            crop_pct=self.crop_pct or 1.0,
+            interpolation=self.interpolation or "bilinear",
+        )
 
     @classmethod
     def from_description(cls, description: dict[str, Any]) -> ModelSpec:
@@ -75,6 +83,8 @@ class ModelSpec:
             mean=tuple(description["mean"]),
             std=tuple(description["std"]),
             kwargs=dict(description.get("kwargs") or {}),
+            crop_pct=description.get("crop_pct"),
+            interpolation=description.get("interpolation"),
         )
 
     def describe(self) -> dict[str, Any]:
@@ -86,6 +96,8 @@ class ModelSpec:
             "input_size": self.input_size,
             "mean": list(self.mean),
             "std": list(self.std),
+            "crop_pct": self.crop_pct,
+            "interpolation": self.interpolation,
         }
 
 

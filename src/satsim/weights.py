@@ -66,17 +66,125 @@ def load_model(
     return spec.wrap(model).eval(), sha
 
 
-def fetch_pretrained(spec: ModelSpec, num_classes: int, path: str | os.PathLike) -> str:
-    """Download ``spec``'s pretrained weights through timm and store them as safetensors.
+class WeightsError(RuntimeError):
+    """Weights could not be fetched or imported; the message names the model and what to do."""
 
-    Needs the network (or a warm Hugging Face cache with ``HF_HUB_OFFLINE=1``). Returns the sha256.
+
+def _local_file_hint(spec: ModelSpec) -> str:
+    return (
+        f"or give a local file in the config: models.local_weights.{spec.name}: "
+        "/path/to/weights.safetensors"
+    )
+
+
+def fetch_pretrained(spec: ModelSpec, path: str | os.PathLike) -> dict[str, Any]:
+    """Download ``spec``'s pinned pretrained weights through timm (Hugging Face hub) and store
+    them at ``path`` as safetensors.
+
+    Honours ``HF_HUB_OFFLINE`` (then only the local Hugging Face cache is read). Returns what the
+    card records about the source.
     """
+    import timm
+    from huggingface_hub import constants
+
     try:
-        model = spec.build(num_classes, pretrained=True)
+        pretrained_cfg = timm.models.get_pretrained_cfg(spec.architecture)
+    except RuntimeError:  # an unknown tag
+        pretrained_cfg = None
+    if pretrained_cfg is None or not (pretrained_cfg.hf_hub_id or pretrained_cfg.url):
+        # timm would fall back to random weights with only a warning.
+        raise WeightsError(
+            f"model {spec.name!r}: timm {timm.__version__} has no pretrained weights for the tag "
+            f"{spec.architecture!r}. Fix the tag in the registry, {_local_file_hint(spec)}"
+        )
+    try:
+        model = spec.build(pretrained=True)
     except Exception as error:
-        raise RuntimeError(
-            f"could not fetch pretrained weights for model {spec.name!r} "
-            f"({spec.architecture}): {error}. Check the network (or HF_HUB_OFFLINE and the "
-            "Hugging Face cache) and the pretrained tag in the registry."
+        if constants.HF_HUB_OFFLINE:
+            where = "HF_HUB_OFFLINE is set and they are not in the local Hugging Face cache"
+            todo = "Run this rule where the network is (snakemake --until fetch_weights)"
+        else:
+            where = "the download failed"
+            todo = (
+                "Check the network, or run this rule where the network is "
+                "(snakemake --until fetch_weights, e.g. on a cluster's login node)"
+            )
+        raise WeightsError(
+            f"model {spec.name!r}: could not fetch the pretrained weights {spec.architecture!r} "
+            f"({where}: {type(error).__name__}: {error}). {todo}, {_local_file_hint(spec)}"
         ) from error
-    return save_weights(model, path)
+    sha = save_weights(model, path)
+    source = pretrained_cfg.hf_hub_id or pretrained_cfg.url
+    return {"source": "timm pretrained", "origin": source, "weights_sha256": sha}
+
+
+def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
+    """A state dict from a ``.safetensors`` file or a PyTorch checkpoint read with
+    ``weights_only=True`` (never executes pickled code); unwraps ``state_dict``/``model`` and a
+    ``module.`` (DataParallel) prefix."""
+    path = Path(path)
+    if path.suffix == ".safetensors":
+        return load_file(str(path))
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:
+        raise WeightsError(
+            f"{path}: not a safetensors file or a PyTorch checkpoint loadable with "
+            f"weights_only=True ({error}). Convert it to safetensors."
+        ) from error
+    for key in ("state_dict", "model"):
+        if isinstance(state, dict) and isinstance(state.get(key), dict):
+            state = state[key]
+    if not isinstance(state, dict):
+        raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
+    return {name.removeprefix("module."): tensor for name, tensor in state.items()}
+
+
+def state_dict_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> str:
+    """Load ``state`` into ``model``; an empty string if it fits exactly, else what differs."""
+    try:
+        result = model.load_state_dict(state, strict=False)
+    except RuntimeError as error:  # shapes differ
+        lines = [line.strip() for line in str(error).splitlines() if "size mismatch" in line]
+        return lines[0] if lines else str(error).splitlines()[0]
+    problems = []
+    if result.missing_keys:
+        problems.append(f"{len(result.missing_keys)} missing keys, e.g. {result.missing_keys[0]}")
+    if result.unexpected_keys:
+        problems.append(
+            f"{len(result.unexpected_keys)} unexpected keys, e.g. {result.unexpected_keys[0]}"
+        )
+    return "; ".join(problems)
+
+
+def import_local_weights(
+    spec: ModelSpec,
+    source: str | os.PathLike,
+    path: str | os.PathLike,
+    expected_sha256: str | None = None,
+) -> dict[str, Any]:
+    """Check a user-supplied weights file against ``spec`` and store it at ``path`` as
+    safetensors. Returns what the card records about the source."""
+    source = Path(source)
+    if not source.is_file():
+        raise WeightsError(f"models.local_weights.{spec.name} = {source}: no such file")
+    source_sha = sha256_file(source)
+    if expected_sha256 and source_sha != expected_sha256.lower():
+        raise WeightsError(
+            f"models.local_weights.{spec.name}: {source} has sha256 {source_sha}, but the config "
+            f"expects {expected_sha256}. Use the intended file or update the sha256."
+        )
+    model = spec.build()
+    mismatch = state_dict_mismatch(model, read_state_dict(source))
+    if mismatch:
+        raise WeightsError(
+            f"models.local_weights.{spec.name}: {source} does not fit {spec.architecture} "
+            f"({mismatch}). Is it a checkpoint of this architecture in timm's format?"
+        )
+    sha = save_weights(model, path)
+    return {
+        "source": "local file",
+        "origin": str(source),
+        "origin_sha256": source_sha,
+        "weights_sha256": sha,
+    }

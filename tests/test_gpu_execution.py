@@ -1,0 +1,78 @@
+"""What the GPU path adds, tested on the CPU: batch-size back-off on out-of-memory, and bf16
+autocast that keeps white-box success within 2 points of float32."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from test_attack import _correct_subset
+from torch import nn
+
+from satsim.attack import AttackSettings, pgd_attack
+from satsim.batching import map_batches
+from satsim.predict import predict_classes, predict_logits
+from satsim.runtime import with_precision
+
+WEAK = AttackSettings(epsilon_255ths=6, step_size_255ths=1.5, steps=5)
+
+
+class MemoryLimit(nn.Module):
+    """Raises torch's real out-of-memory error for batches above ``max_batch``, as a GPU does
+    when a batch does not fit (a CPU never runs out this way)."""
+
+    def __init__(self, model: nn.Module, max_batch: int) -> None:
+        super().__init__()
+        self.model, self.max_batch, self.largest_seen = model, max_batch, 0
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if len(x) > self.max_batch:
+            raise torch.OutOfMemoryError("CUDA out of memory (simulated)")
+        self.largest_seen = max(self.largest_seen, len(x))
+        return self.model(x)
+
+
+def test_back_off_halves_until_a_batch_fits_and_covers_every_item():
+    calls = []
+
+    def work(start, stop):
+        if stop - start > 12:
+            raise torch.OutOfMemoryError("simulated")
+        calls.append((start, stop))
+        return list(range(start, stop))
+
+    results = map_batches(work, 50, batch_size=64)
+    assert [i for batch in results for i in batch] == list(range(50))
+    assert {stop - start for start, stop in calls[:-1]} == {8}  # 64 -> 32 -> 16 -> 8
+
+
+def test_back_off_gives_up_when_one_item_does_not_fit():
+    def work(start, stop):
+        raise torch.OutOfMemoryError("simulated")
+
+    with pytest.raises(torch.OutOfMemoryError):
+        map_batches(work, 3, batch_size=4)
+
+
+def test_attack_and_evaluation_results_do_not_depend_on_the_back_off(small_cnn, digits):
+    images, labels, ids = _correct_subset(small_cnn, digits, n=40)
+    reference = pgd_attack(small_cnn, images, labels, ids, WEAK, seed=1, batch_size=10)
+    limited = MemoryLimit(small_cnn, max_batch=10)
+    backed_off = pgd_attack(limited, images, labels, ids, WEAK, seed=1, batch_size=64)
+    assert limited.largest_seen == 8  # 64 -> 32 -> 16 -> 8
+    assert torch.equal(reference.images, backed_off.images)
+    assert torch.equal(reference.fooled, backed_off.fooled)
+    logits = predict_logits(MemoryLimit(small_cnn, 10), images, batch_size=256)
+    assert torch.allclose(logits, predict_logits(small_cnn, images, batch_size=10))
+
+
+def test_bf16_autocast_keeps_white_box_success_within_2_points(small_cnn, digits):
+    images, labels, ids = _correct_subset(small_cnn, digits, n=200)
+    fp32 = pgd_attack(small_cnn, images, labels, ids, WEAK, seed=0)
+    bf16_model = with_precision(small_cnn, "bf16", torch.device("cpu"))
+    bf16 = pgd_attack(bf16_model, images, labels, ids, WEAK, seed=0)
+    print(f"white-box success fp32 {fp32.success_rate:.3f}, bf16 {bf16.success_rate:.3f}")
+    assert 0.2 < fp32.success_rate < 0.95  # a weak attack, so a difference would show
+    assert abs(fp32.success_rate - bf16.success_rate) <= 0.02
+    # Evaluation under autocast agrees with float32 on (almost) every image.
+    agree = predict_classes(bf16_model, images) == predict_classes(small_cnn, images)
+    assert float(agree.float().mean()) >= 0.98

@@ -1,0 +1,137 @@
+"""The paper run's own path, offline: the real ImageNet rule on generated JPEGs in both layouts,
+the real weights rule on locally saved weights of 3 registry architectures (random init), then
+the whole DAG at full resolution through the real ``snakemake``."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+import yaml
+from fake_imagenet import make_fake_imagenet, write_label_file
+from safetensors.torch import save_file
+
+from satsim.artifacts import ImageSet, read_provenance
+from satsim.atomic import read_json, sha256_file
+from test_registry import PAPER
+
+REPO = Path(__file__).resolve().parents[1]
+SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+# Three families, three input pipelines: 224 px / crop 0.875, 256 px / crop 0.875, 224 px / 0.9.
+MODELS = ["rexnet_150", "efficientnet_b2", "deit_small_patch16_224"]
+N_IMAGES = 4
+
+
+def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *args],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=900,
+    )
+
+
+def random_weights(name: str, path: Path) -> Path:
+    """Random init, with the head biased towards class 0 (the first image's class) so that each
+    model classifies at least one image correctly and has something to attack."""
+    torch.manual_seed(0)
+    model = PAPER[name].build()
+    with torch.no_grad():
+        model.get_classifier().bias[0] += 2.0
+    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
+    config = yaml.safe_load((REPO / "config.yaml").read_text())
+    config.update(run_name=run_name, figures_dir=f"results/{run_name}/figures")
+    config["data"].update(imagenet_val=str(imagenet), eval_size=N_IMAGES, **data)
+    weights = workdir / "weights"
+    weights.mkdir(exist_ok=True)
+    local = {}
+    for name in MODELS:
+        path = weights / f"{name}.safetensors"
+        if not path.exists():
+            random_weights(name, path)
+        local[name] = {"path": str(path), "sha256": sha256_file(path)}
+    config["models"].update(include=MODELS, local_weights=local)
+    config["attack"].update(epsilon_255ths=8, step_size_255ths=4, steps=2, batch_size=4)
+    config["analysis"].update(n_clusters=2, tsne_perplexity=1)
+    config["compute"].update(device="cpu", batch_size=8)
+    path = workdir / f"{run_name}.yaml"
+    path.write_text(yaml.safe_dump(config))
+    return path
+
+
+@pytest.fixture(scope="module")
+def paper_run(tmp_path_factory):
+    workdir = tmp_path_factory.mktemp("paper")
+    imagenet = workdir / "imagenet" / "val"
+    make_fake_imagenet(imagenet, N_IMAGES, "synset_folders")
+    config = paper_config(workdir, "mini", imagenet)
+    run = snakemake(workdir, "--configfile", str(config))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_whole_paper_dag_runs_offline_on_local_weights_and_fake_imagenet(paper_run):
+    out = paper_run / "results" / "mini"
+    data = ImageSet(out / "data" / "eval.safetensors")
+    assert data.images.shape == (N_IMAGES, 3, 256, 256) and data.images.dtype == torch.uint8
+    assert data.record["layout"] == "synset_folders" and data.num_classes == 1000
+    for name in MODELS:
+        card = read_json(out / "models" / f"{name}.json")
+        assert (
+            card["source"] == "local file"
+            and card["model"]["architecture"] == PAPER[name].architecture
+        )
+        assert card["weights_sha256"] == sha256_file(out / "models" / f"{name}.safetensors")
+        record = read_provenance(out / "adversarial" / f"{name}.safetensors")
+        assert record["n_attacked"] >= 1 and record["precision"] == "none"
+    sat = pd.read_csv(out / "sat" / "sat.csv", index_col=0)
+    assert list(sat.index) == MODELS and np.isfinite(sat.to_numpy()).all()
+    report = pd.read_csv(out / "reports" / "clean_accuracy.csv")
+    assert list(report["model"]) == MODELS
+    assert list(report["published_top1_pct"]) == [PAPER[name].top1 for name in MODELS]
+    assert report["flag"].all()  # random weights are far below timm's top-1: flagged
+    assert "FLAG rexnet_150" in (out / "logs" / "accuracy_report.log").read_text()
+    for name in ("fig1", "fig2"):
+        assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
+    assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_flat_layout_with_label_file_gives_the_same_eval_set(paper_run):
+    imagenet = paper_run / "imagenet" / "flat"
+    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat")
+    labels = write_label_file(paper_run / "LOC_val_solution.csv", subset, "loc")
+    config = paper_config(paper_run, "flat", imagenet, imagenet_labels=str(labels))
+    run = snakemake(paper_run, "--configfile", str(config), "--until", "prepare_imagenet")
+    assert run.returncode == 0, run.stderr[-3000:]
+    flat = ImageSet(paper_run / "results" / "flat" / "data" / "eval.safetensors")
+    folders = ImageSet(paper_run / "results" / "mini" / "data" / "eval.safetensors")
+    assert flat.record["layout"] == "flat"
+    assert flat.data_sha256 == folders.data_sha256
+    assert torch.equal(flat.images, folders.images) and torch.equal(flat.ids, folders.ids)
+
+
+@pytest.mark.slow
+def test_a_label_file_that_disagrees_stops_the_rule_and_leaves_nothing(paper_run):
+    imagenet = paper_run / "imagenet" / "flat2"
+    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat")
+    wrong = [type(e)(e.image, subset[0].wnid, 0) for e in subset]
+    labels = write_label_file(paper_run / "wrong.txt", wrong, "wnid")
+    config = paper_config(paper_run, "wrong", imagenet, imagenet_labels=str(labels))
+    run = snakemake(paper_run, "--configfile", str(config), "--until", "prepare_imagenet")
+    assert run.returncode != 0
+    assert "disagrees with" in run.stdout + run.stderr
+    assert not (paper_run / "results" / "wrong" / "data").exists() or not list(
+        (paper_run / "results" / "wrong" / "data").iterdir()
+    )
