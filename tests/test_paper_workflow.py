@@ -4,8 +4,6 @@ the whole DAG at full resolution through the real ``snakemake``."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
@@ -15,26 +13,15 @@ import torch
 import yaml
 from fake_imagenet import make_fake_imagenet, write_label_file
 from safetensors.torch import save_file
+from test_registry import PAPER
+from workflow_helpers import REPO, snakemake
 
 from satsim.artifacts import ImageSet, read_provenance
 from satsim.atomic import read_json, sha256_file
-from test_registry import PAPER
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 # Three families, three input pipelines: 224 px / crop 0.875, 256 px / crop 0.875, 224 px / 0.9.
 MODELS = ["rexnet_150", "efficientnet_b2", "deit_small_patch16_224"]
 N_IMAGES = 4
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def random_weights(name: str, path: Path) -> Path:

@@ -3,30 +3,17 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import yaml
+from workflow_helpers import REPO, planned_jobs, snakemake
 
 from satsim.artifacts import load_tensors, read_provenance, save_tensors
 
-REPO = Path(__file__).resolve().parents[1]
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_MODELS = ["resnet10t", "pit", "gmlp"]
-
-
-def snakemake(workdir: Path, *args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "2", *args],
-        cwd=workdir,
-        capture_output=True,
-        text=True,
-        timeout=900,
-    )
 
 
 def tiny_config(workdir: Path) -> Path:
@@ -75,16 +62,6 @@ def test_tiny_run_produces_every_output(tiny_run):
     assert "attack" in (out / "logs" / "attack" / "pit.log").read_text()  # tqdm progress
     # Nothing temporary left behind.
     assert not list(out.rglob("*.tmp"))
-
-
-def planned_jobs(run: subprocess.CompletedProcess) -> dict[str, int]:
-    """Rule -> job count from a dry run's job table."""
-    counts = {}
-    for line in (run.stdout + run.stderr).splitlines():
-        parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
-            counts[parts[0]] = int(parts[1])
-    return counts
 
 
 @pytest.mark.slow

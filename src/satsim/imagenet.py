@@ -119,12 +119,12 @@ def detect_layout(root: str | os.PathLike) -> str:
             f"data.imagenet_val = {root}: no such folder. Point it at the ILSVRC2012 validation "
             "images (one sub-folder per synset, or the 50,000 JPEGs in one folder)"
         )
-    with os.scandir(root) as entries:
-        names = [(entry.name, entry.is_dir()) for entry in entries]
-    if any(is_dir and WNID.match(name) for name, is_dir in names):
-        return SYNSET_FOLDERS
-    if any(not is_dir and VAL_IMAGE.match(name) for name, is_dir in names):
-        return FLAT
+    with os.scandir(root) as entries:  # stops at the first telling entry: fast on network disks
+        for entry in entries:
+            if WNID.match(entry.name) and entry.is_dir():
+                return SYNSET_FOLDERS
+            if VAL_IMAGE.match(entry.name) and entry.is_file():
+                return FLAT
     raise ImageNetError(
         f"data.imagenet_val = {root} holds neither synset folders (n01440764/, ...) nor "
         "ILSVRC2012_val_*.JPEG files. Point it at the ILSVRC2012 validation folder itself"
