@@ -13,6 +13,9 @@ if not workflow.config_settings.configfiles:
     configfile: "config.yaml"
 
 
+report: "report/workflow.rst"
+
+
 include: "rules/common.smk"
 include: "rules/data.smk"
 include: "rules/models.smk"
@@ -21,6 +24,9 @@ include: "rules/attack.smk"
 include: "rules/transfer.smk"
 include: "rules/sat.smk"
 include: "rules/analysis.smk"
+include: "rules/components.smk"
+include: "rules/released.smk"
+include: "rules/notebooks.smk"
 
 
 rule all:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import resource
 import time
+from functools import partial
 from pathlib import Path
 
 import torch
@@ -86,19 +87,17 @@ def main() -> None:
         warm = min(4, args.images)
         predict_logits(model, images[:warm], args.batch_size, device)  # warm-up
         pgd_attack(model, images[:warm], labels[:warm], ids[:warm], settings, 0, device=device)
-        eval_s = timed(lambda: predict_logits(model, images, args.batch_size, device), device)
-        attack_s = timed(
-            lambda: pgd_attack(
-                model, images, labels, ids, settings, 0, batch_size=args.batch_size, device=device
-            ),
-            device,
+        eval_s = timed(partial(predict_logits, model, images, args.batch_size, device), device)
+        attack = partial(
+            pgd_attack, model, images, labels, ids, settings, 0, args.batch_size, device
         )
+        attack_s = timed(attack, device)
         print(
             f"{model_name:<28}{spec.input_size:>6}{args.images / eval_s:>12.1f}"
             f"{args.images * args.steps / attack_s:>16.1f}{peak_memory_mb(device):>10.0f}"
             f"{weights_mb:>12.1f}"
         )
-        del model, bare
+        del model, bare, attack
         if device.type == "cuda":
             torch.cuda.empty_cache()
 

@@ -5,7 +5,11 @@ rule clusters:
     input:
         sat=f"{RUN}/sat/sat.csv",
     output:
-        clusters=f"{RUN}/analysis/clusters.csv",
+        clusters=report(
+            f"{RUN}/analysis/clusters.csv",
+            caption="../report/clusters.rst",
+            category="2. Clusters",
+        ),
         embedding=f"{RUN}/analysis/tsne.csv",
     log:
         f"{RUN}/logs/clusters.log",
@@ -26,15 +30,21 @@ rule sat_figures:
         embedding=f"{RUN}/analysis/tsne.csv",
     output:
         fig1_pdf=f"{FIGURES}/fig1.pdf",
-        fig1_png=f"{FIGURES}/fig1.png",
+        fig1_png=report(
+            f"{FIGURES}/fig1.png", caption="../report/fig1.rst", category="2. Clusters"
+        ),
         fig2_pdf=f"{FIGURES}/fig2.pdf",
-        fig2_png=f"{FIGURES}/fig2.png",
+        fig2_png=report(
+            f"{FIGURES}/fig2.png",
+            caption="../report/fig2.rst",
+            category="1. SAT matrix",
+        ),
     log:
         f"{RUN}/logs/sat_figures.log",
     conda:
         "../envs/analysis.yaml"
     params:
         seed=SEED,
-        title_prefix=f"{config['run_name']} run",
+        title_prefix=TITLE_PREFIX,
     script:
         "../scripts/sat_figures.py"

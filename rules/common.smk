@@ -30,7 +30,8 @@ def workflow_path(path):
     return Path(workflow.basedir) / given
 
 
-REGISTRY = load_registry(workflow_path(config["models"]["registry"]))
+FULL_REGISTRY = load_registry(workflow_path(config["models"]["registry"]))
+REGISTRY = FULL_REGISTRY
 if config["models"].get("include"):
     REGISTRY = REGISTRY.subset(config["models"]["include"])
 if config["models"].get("exclude"):
@@ -39,8 +40,12 @@ if config["models"].get("exclude"):
 MODELS = list(REGISTRY)
 LOCAL_WEIGHTS = local_weights(config["models"], REGISTRY)
 
+COMPONENTS = {name: spec.components for name, spec in REGISTRY.items()}
+TITLE_PREFIX = f"{config['run_name']} run"
+COMPUTED = config["sat"]["source"] == "computed"  # else: the authors' released matrix
+
 # The paper run stops here, before any job, if its ImageNet folder is missing or unusable.
-if config["data"]["source"] == "imagenet":
+if config["data"]["source"] == "imagenet" and COMPUTED:
     check_imagenet_paths(config["data"], resolve=workflow_path)
 
 # GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
@@ -49,6 +54,7 @@ GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
 
 wildcard_constraints:
     model=r"[A-Za-z0-9_.\-]+",
+    notebook=r"[A-Za-z0-9_\-]+",
 
 
 def model_spec(wildcards):
@@ -62,9 +68,17 @@ def per_model(pattern):
 
 
 def all_targets():
-    return [
-        f"{RUN}/reports/clean_accuracy.csv",
+    targets = [
         f"{RUN}/sat/sat.csv",
         f"{RUN}/analysis/clusters.csv",
-        *expand(f"{FIGURES}/{{fig}}.{{ext}}", fig=["fig1", "fig2"], ext=["pdf", "png"]),
+        f"{RUN}/analysis/component_importance.csv",
+        f"{RUN}/analysis/shared_component_effects.csv",
+        f"{RUN}/analysis/cluster_members.csv",
+        *expand(f"{FIGURES}/fig{{n}}.{{ext}}", n=[1, 2, 3, 4], ext=["pdf", "png"]),
+        f"{RUN}/notebooks/explore_run.ipynb",
     ]
+    if COMPUTED:
+        targets.append(f"{RUN}/reports/clean_accuracy.csv")
+        if config["analysis"]["compare_released"]:
+            targets.append(f"{RUN}/analysis/released_comparison.csv")
+    return targets

@@ -33,7 +33,11 @@ rule accuracy_report:
         eval=f"{RUN}/data/eval.safetensors",
         clean=per_model(f"{RUN}/clean/{{model}}.safetensors"),
     output:
-        table=f"{RUN}/reports/clean_accuracy.csv",
+        table=report(
+            f"{RUN}/reports/clean_accuracy.csv",
+            caption="../report/clean_accuracy.rst",
+            category="0. Checks",
+        ),
     log:
         f"{RUN}/logs/accuracy_report.log",
     conda:

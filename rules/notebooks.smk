@@ -1,0 +1,30 @@
+# The notebooks in notebooks/, executed against this run's results.
+
+
+rule notebook:
+    input:
+        sat=f"{RUN}/sat/sat.csv",
+        clusters=f"{RUN}/analysis/clusters.csv",
+        members=f"{RUN}/analysis/cluster_members.csv",
+        values=f"{RUN}/analysis/cluster_component_values.csv",
+        stability=f"{RUN}/analysis/cluster_stability.csv",
+        importance=f"{RUN}/analysis/component_importance.csv",
+        effects=f"{RUN}/analysis/shared_component_effects.csv",
+        figures=expand(f"{FIGURES}/fig{{n}}.png", n=[1, 2, 3, 4]),
+        notebook=f"{workflow.basedir}/notebooks/{{notebook}}.py",
+    output:
+        report(
+            f"{RUN}/notebooks/{{notebook}}.ipynb",
+            caption="../report/notebook.rst",
+            category="5. Notebooks",
+        ),
+    log:
+        f"{RUN}/logs/notebook/{{notebook}}.log",
+    conda:
+        "../envs/notebook.yaml"
+    params:
+        seed=SEED,
+        run_dir=RUN,
+        figures_dir=FIGURES,
+    script:
+        "../scripts/run_notebook.py"

@@ -1,0 +1,26 @@
+"""Snakemake adapter: this run's SAT matrix against the authors' released one."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import pandas as pd
+
+from satsim.analysis_figures import comparison_scatter
+from satsim.atomic import write_csv
+from satsim.figures import save_figure
+from satsim.released import compare_matrices, read_released
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
+    ours = pd.read_csv(inputs.sat, index_col=0)
+    theirs = read_released(inputs.raw, params.known)
+    summary, pairs = compare_matrices(ours, theirs, params.top_k, params.n_clusters, params.seed)
+    for key, value in summary.items():
+        print(f"{key}: {value}")
+    write_csv(outputs.summary, pd.DataFrame([summary]), index=False, float_format="%.6f")
+    write_csv(outputs.pairs, pairs, index=False, float_format="%.6f")
+    title = f"{params.title_prefix}: this run vs the released matrix"
+    save_figure(comparison_scatter(pairs, summary, title), outputs.pdf, outputs.png)

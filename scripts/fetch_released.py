@@ -1,0 +1,13 @@
+"""Snakemake adapter: copy the authors' released SAT matrix (URL or local file) into the run."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+from satsim.released import fetch_released
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    fetch_released(snakemake.params.source, snakemake.output.raw)
+    print(f"{snakemake.params.source} -> {snakemake.output.raw}")
