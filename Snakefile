@@ -27,6 +27,8 @@ include: "rules/analysis.smk"
 include: "rules/components.smk"
 include: "rules/released.smk"
 include: "rules/notebooks.smk"
+include: "rules/ensembles.smk"
+include: "rules/distillation.smk"
 
 
 rule all:

@@ -41,12 +41,37 @@ MODELS = list(REGISTRY)
 LOCAL_WEIGHTS = local_weights(config["models"], REGISTRY)
 
 COMPONENTS = {name: spec.components for name, spec in REGISTRY.items()}
+FAMILIES = {name: parts["Base architecture"] for name, parts in COMPONENTS.items()}
 TITLE_PREFIX = f"{config['run_name']} run"
 COMPUTED = config["sat"]["source"] == "computed"  # else: the authors' released matrix
 
 # The paper run stops here, before any job, if its ImageNet folder is missing or unusable.
 if config["data"]["source"] == "imagenet" and COMPUTED:
     check_imagenet_paths(config["data"], resolve=workflow_path)
+
+# Distillation trains students on the demo's train split, or on an ImageNet training subset
+# (data.imagenet_train); a paper run without that path skips it and says so.
+DISTILLATION = config.get("distillation") or {}
+if config["data"]["source"] == "digits":
+    TRAIN_SET = f"{RUN}/data/train.safetensors"
+else:
+    TRAIN_SET = f"{RUN}/data/train_subset.safetensors"
+DISTILL = bool(DISTILLATION.get("students")) and COMPUTED
+if (
+    DISTILL
+    and config["data"]["source"] == "imagenet"
+    and not config["data"].get("imagenet_train")
+):
+    DISTILL = False
+    print(
+        "note: distillation (fig6) is skipped: set data.imagenet_train to the ILSVRC2012 training "
+        "images to run it",
+        file=sys.stderr,
+    )
+for _student in DISTILLATION.get("students", []):
+    REGISTRY.get_spec(
+        _student
+    )  # an unknown student stops the run here, with suggestions
 
 # GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
@@ -79,6 +104,9 @@ def all_targets():
     ]
     if COMPUTED:
         targets.append(f"{RUN}/reports/clean_accuracy.csv")
+        targets += expand(f"{FIGURES}/fig5.{{ext}}", ext=["pdf", "png"])
+    if DISTILL:
+        targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
         if config["analysis"]["compare_released"]:
             targets.append(f"{RUN}/analysis/released_comparison.csv")
     return targets

@@ -40,3 +40,23 @@ else:
             eval_size=config["data"]["eval_size"],
         script:
             "../scripts/prepare_imagenet.py"
+
+    # The training subset for distillation (fig6): decoded once, like the evaluation set.
+    rule prepare_imagenet_train:
+        output:
+            train=f"{RUN}/data/train_subset.safetensors",
+        log:
+            f"{RUN}/logs/prepare_imagenet_train.log",
+        benchmark:
+            f"{RUN}/benchmarks/prepare_imagenet_train.tsv"
+        conda:
+            "../envs/torch.yaml"
+        threads: 8
+        params:
+            seed=SEED,
+            root=config["data"].get("imagenet_train"),
+            n_classes=config.get("distillation", {}).get("train_classes", 100),
+            per_class=config.get("distillation", {}).get("train_images_per_class", 100),
+            canonical_size=config["data"]["canonical_size"],
+        script:
+            "../scripts/prepare_imagenet_train.py"

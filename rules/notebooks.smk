@@ -24,7 +24,5 @@ rule notebook:
         "../envs/notebook.yaml"
     params:
         seed=SEED,
-        run_dir=RUN,
-        figures_dir=FIGURES,
     script:
         "../scripts/run_notebook.py"

@@ -22,14 +22,18 @@ with script_session(snakemake):
     result = component_importance(
         pairs, COMPONENT_COLUMNS, params.seed, params.folds, params.repeats
     )
-    print(
-        f"random forest on {len(pairs)} pairs: cross-validated R² = {np.nanmean(result.r2):.3f} "
-        f"± {np.nanstd(result.r2):.3f} ({len(result.r2)} folds: "
-        + ", ".join(f"{r:.3f}" for r in result.r2)
-        + ")"
-    )
+    if np.isnan(result.r2).all():
+        print(f"only {len(pairs)} model pairs: too few to cross-validate (at least 4 needed)")
+        r2_mean = r2_std = np.nan
+    else:
+        r2_mean, r2_std = np.nanmean(result.r2), np.nanstd(result.r2)
+        folds = ", ".join(f"{r:.3f}" for r in result.r2)
+        print(
+            f"random forest on {len(pairs)} pairs: cross-validated R² = {r2_mean:.3f} "
+            f"± {r2_std:.3f} ({len(result.r2)} folds: {folds})"
+        )
     print(result.table.to_string(index=False))
-    table = result.table.assign(cv_r2_mean=np.nanmean(result.r2), cv_r2_std=np.nanstd(result.r2))
+    table = result.table.assign(cv_r2_mean=r2_mean, cv_r2_std=r2_std)
     write_csv(outputs.table, table, index=False, float_format="%.6f")
     title = f"{params.title_prefix}: what predicts SAT ({len(sat)} models)"
     save_figure(fig3_importance(result.table, result.r2, title), outputs.pdf, outputs.png)

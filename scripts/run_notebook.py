@@ -10,11 +10,13 @@ from satsim.notebooks import execute_notebook
 from satsim.scripting import script_session
 
 with script_session(snakemake):
-    params = snakemake.params
+    inputs = snakemake.input
+    run_dir = Path(inputs.sat).parent.parent  # results/<run>/sat/sat.csv
+    figures_dir = Path(inputs.figures[0]).parent
     execute_notebook(
-        snakemake.input.notebook,
+        inputs.notebook,
         snakemake.output[0],
-        {"RUN_DIR": params.run_dir, "FIGURES_DIR": params.figures_dir},
+        {"RUN_DIR": str(run_dir), "FIGURES_DIR": str(figures_dir)},
         cwd=os.getcwd(),
     )
     print(f"executed {snakemake.input.notebook} -> {snakemake.output[0]}")

@@ -27,10 +27,13 @@ def photo(seed: int, size: tuple[int, int] = (200, 150)) -> Image.Image:
     return Image.fromarray(field)
 
 
-def make_fake_imagenet(root: Path, n_images: int, layout: str, extra: int = 2) -> list[SubsetImage]:
-    """Write the first ``n_images`` subset images (plus ``extra`` images outside the subset, as a
-    real copy has) in the ``flat`` or ``synset_folders`` layout; returns the subset entries."""
-    subset = read_subset(SUBSET, n_images + extra)
+def make_fake_imagenet(
+    root: Path, n_images: int, layout: str, extra: int = 2, subset_list: Path = SUBSET
+) -> list[SubsetImage]:
+    """Write the first ``n_images`` images of ``subset_list`` (plus ``extra`` more, as a real copy
+    has images outside the subset) in the ``flat`` or ``synset_folders`` layout; returns the
+    subset entries."""
+    subset = read_subset(subset_list, n_images + extra)
     for entry in subset:
         folder = root if layout == "flat" else root / entry.wnid
         folder.mkdir(parents=True, exist_ok=True)
@@ -51,6 +54,19 @@ def write_label_file(path: Path, subset: list[SubsetImage], style: str) -> Path:
         ]
     path.write_text("\n".join(lines) + "\n")
     return path
+
+
+def make_fake_train(root: Path, n_classes: int, per_class: int, seed: int, layout: str) -> None:
+    """Training JPEGs (``n01440764_10026.JPEG`` names) for the classes that
+    :func:`satsim.imagenet.train_subset` draws with ``seed``, one more per class than it takes."""
+    from satsim.imagenet import synsets, train_classes
+
+    for label in train_classes(n_classes, seed):
+        wnid = synsets()[label]
+        folder = root / wnid if layout == "synset_folders" else root
+        folder.mkdir(parents=True, exist_ok=True)
+        for number in range(per_class + 1):
+            photo(label * 100 + number, size=(96, 72)).save(folder / f"{wnid}_{number + 1}.JPEG")
 
 
 if __name__ == "__main__":  # python tests/fake_imagenet.py DIR [N]: a folder for dry runs

@@ -111,7 +111,11 @@ def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fak
     )
     per_model = {"fetch_weights", "clean_predictions", "attack", "transfer"}
     assert {rule: counts[rule] for rule in per_model} == dict.fromkeys(per_model, 69)
-    once = {"prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"}
+    once = {
+        *("prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"),
+        *("component_importance", "shared_components", "cluster_profiles", "notebook"),
+        *("fetch_released_matrix", "compare_released"),
+    }
     assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)
     assert set(counts) == per_model | once
 

@@ -2,7 +2,8 @@
 
 Checks what the demo promises: >= 12 models, each >= 90 % test accuracy; a symmetric SAT matrix
 whose diagonal is >= ln(90) and whose off-diagonal entries are below their row's diagonal;
-off-diagonal transfer rates that spread out; fig1 and fig2.
+off-diagonal transfer rates that spread out; fig1-fig4; the component analysis with its
+cross-validated R²; the cluster tables; the executed notebook; and the Snakemake report.
 """
 
 from __future__ import annotations
@@ -43,6 +44,17 @@ def demo_run(tmp_path_factory):
     return workdir / "results" / "demo"
 
 
+def demo_report(workdir: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--configfile"]
+        + [str(REPO / "configs" / "demo.yaml"), "--report", "report.html"],
+        cwd=workdir,
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+
+
 @pytest.mark.slow
 def test_demo_models_are_accurate(demo_run):
     cards = [json.loads(path.read_text()) for path in (demo_run / "models").glob("*.json")]
@@ -67,6 +79,21 @@ def test_demo_sat_matrix_has_the_expected_shape(demo_run):
 
 @pytest.mark.slow
 def test_demo_figures_exist(demo_run):
-    for name in ("fig1", "fig2"):
+    for name in ("fig1", "fig2", "fig3", "fig4"):
         assert (demo_run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (demo_run / "figures" / f"{name}.png").stat().st_size > 10_000
+
+
+@pytest.mark.slow
+def test_demo_component_analysis_clusters_notebook_and_report(demo_run):
+    log = (demo_run / "logs" / "component_importance.log").read_text()
+    assert "cross-validated R² = " in log
+    importance = pd.read_csv(demo_run / "analysis" / "component_importance.csv")
+    assert len(importance) == 13 and np.isfinite(importance["cv_r2_mean"]).all()
+    members = pd.read_csv(demo_run / "analysis" / "cluster_members.csv")
+    assert len(members) == 4 and members["size"].sum() >= 12
+    assert (demo_run / "analysis" / "cluster_component_values.csv").exists()
+    assert (demo_run / "notebooks" / "explore_run.ipynb").stat().st_size > 10_000
+    report = demo_report(demo_run.parent.parent)
+    assert report.returncode == 0, report.stderr[-3000:]
+    assert (demo_run.parent.parent / "report.html").stat().st_size > 100_000

@@ -111,3 +111,11 @@ def test_env_files_pin_every_pip_package():
     for env_file in sorted((REPO / "envs").glob("*.yaml")):
         for name, version in env_pins(env_file).items():
             assert version, f"{env_file.name}: {name} is not pinned with =="
+
+
+def test_notebook_env_lists_what_the_notebooks_import():
+    pins = env_pins(REPO / "envs" / "notebook.yaml")
+    for notebook in sorted((REPO / "notebooks").glob("*.py")):
+        for module in sorted(third_party_imports(notebook)):
+            dist = distribution(module)
+            assert dist in pins, f"envs/notebook.yaml lacks {dist}, imported by {notebook.name}"

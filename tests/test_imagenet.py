@@ -7,7 +7,7 @@ import collections
 
 import numpy as np
 import pytest
-from fake_imagenet import SUBSET, make_fake_imagenet, photo, write_label_file
+from fake_imagenet import SUBSET, make_fake_imagenet, make_fake_train, photo, write_label_file
 
 from satsim.imagenet import (
     FLAT,
@@ -19,6 +19,8 @@ from satsim.imagenet import (
     locate_images,
     read_subset,
     synsets,
+    train_classes,
+    train_subset,
 )
 
 
@@ -115,3 +117,14 @@ def test_a_label_file_without_the_subset_images_is_refused(tmp_path):
     partial = write_label_file(tmp_path / "val.txt", subset[:5], "wnid")
     with pytest.raises(ImageNetError, match="no label for 5 evaluation images"):
         check_label_file(partial, subset, SUBSET)
+
+
+def test_training_subset_is_the_same_in_both_layouts(tmp_path):
+    make_fake_train(tmp_path / "nested", 3, 2, seed=5, layout="synset_folders")
+    make_fake_train(tmp_path / "flat", 3, 2, seed=5, layout="flat")
+    nested, nested_labels = train_subset(tmp_path / "nested", 3, 2, seed=5)
+    flat, flat_labels = train_subset(tmp_path / "flat", 3, 2, seed=5)
+    assert nested_labels == flat_labels == [c for c in train_classes(3, 5) for _ in range(2)]
+    assert [p.name for p in nested] == [p.name for p in flat]
+    with pytest.raises(ImageNetError, match="fewer than distillation.train_images_per_class = 9"):
+        train_subset(tmp_path / "flat", 3, 9, seed=5)

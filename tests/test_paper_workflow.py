@@ -11,27 +11,40 @@ import pandas as pd
 import pytest
 import torch
 import yaml
-from fake_imagenet import make_fake_imagenet, write_label_file
+from fake_imagenet import SUBSET, make_fake_imagenet, make_fake_train, write_label_file
 from safetensors.torch import save_file
 from test_registry import PAPER
 from workflow_helpers import REPO, snakemake
 
 from satsim.artifacts import ImageSet, read_provenance
 from satsim.atomic import read_json, sha256_file
+from satsim.imagenet import read_subset, train_classes
 
 # Three families, three input pipelines: 224 px / crop 0.875, 256 px / crop 0.875, 224 px / 0.9.
 MODELS = ["rexnet_150", "efficientnet_b2", "deit_small_patch16_224"]
 N_IMAGES = 4
+TRAIN_CLASSES = 2
+FIRST_CLASS = train_classes(TRAIN_CLASSES, seed=0)[0]  # the first image's class (eval_subset)
 
 
 def random_weights(name: str, path: Path) -> Path:
-    """Random init, with the head biased towards class 0 (the first image's class) so that each
+    """Random init, with the head biased towards the first evaluation image's class, so that each
     model classifies at least one image correctly and has something to attack."""
     torch.manual_seed(0)
     model = PAPER[name].build()
     with torch.no_grad():
-        model.get_classifier().bias[0] += 2.0
+        model.get_classifier().bias[FIRST_CLASS] += 2.0
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))
+    return path
+
+
+def eval_subset(workdir: Path) -> Path:
+    """An evaluation list (the committed list's format) of images of the classes that the
+    distillation training subset draws, so that the students have something to be tested on."""
+    classes = set(train_classes(TRAIN_CLASSES, seed=0))
+    rows = [e for e in read_subset(SUBSET, 5000) if e.label in classes][: N_IMAGES + 2]
+    path = workdir / "subset.csv"
+    path.write_text("image,wnid\n" + "".join(f"{e.image},{e.wnid}\n" for e in rows))
     return path
 
 
@@ -39,6 +52,7 @@ def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
     config = yaml.safe_load((REPO / "config.yaml").read_text())
     config.update(run_name=run_name, figures_dir=f"results/{run_name}/figures")
     config["data"].update(imagenet_val=str(imagenet), eval_size=N_IMAGES, **data)
+    config["data"]["imagenet_subset"] = str(workdir / "subset.csv")
     weights = workdir / "weights"
     weights.mkdir(exist_ok=True)
     local = {}
@@ -51,6 +65,15 @@ def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
     config["attack"].update(epsilon_255ths=8, step_size_255ths=4, steps=2, batch_size=4)
     config["analysis"].update(n_clusters=2, tsne_perplexity=1)
     config["compute"].update(device="cpu", batch_size=8)
+    config["ensembles"].update(bootstrap=50, k=[2], k_samples=5)
+    config["distillation"].update(
+        students=["rexnet_150"],
+        teachers=1,
+        seeds=[1],
+        train_classes=TRAIN_CLASSES,
+        train_images_per_class=2,
+    )
+    config["distillation"]["training"].update(epochs=1, batch_size=4)
     path = workdir / f"{run_name}.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -60,8 +83,10 @@ def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
 def paper_run(tmp_path_factory):
     workdir = tmp_path_factory.mktemp("paper")
     imagenet = workdir / "imagenet" / "val"
-    make_fake_imagenet(imagenet, N_IMAGES, "synset_folders")
-    config = paper_config(workdir, "mini", imagenet)
+    make_fake_imagenet(imagenet, N_IMAGES, "synset_folders", subset_list=eval_subset(workdir))
+    train = workdir / "imagenet" / "train"
+    make_fake_train(train, TRAIN_CLASSES, 2, seed=0, layout="synset_folders")
+    config = paper_config(workdir, "mini", imagenet, imagenet_train=str(train))
     run = snakemake(workdir, "--configfile", str(config))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return workdir
@@ -89,15 +114,18 @@ def test_whole_paper_dag_runs_offline_on_local_weights_and_fake_imagenet(paper_r
     assert list(report["published_top1_pct"]) == [PAPER[name].top1 for name in MODELS]
     assert report["flag"].all()  # random weights are far below timm's top-1: flagged
     assert "FLAG rexnet_150" in (out / "logs" / "accuracy_report.log").read_text()
-    for name in ("fig1", "fig2"):
-        assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
+    for n in range(1, 7):
+        assert (out / "figures" / f"fig{n}.pdf").stat().st_size > 1000
+    train = ImageSet(out / "data" / "train_subset.safetensors")
+    assert train.images.shape == (4, 3, 256, 256) and train.record["dataset"] == "ILSVRC2012-train"
+    assert len(pd.read_csv(out / "analysis" / "distillation_runs.csv")) == 2  # teacher + none
     assert not list(out.rglob("*.tmp"))
 
 
 @pytest.mark.slow
 def test_flat_layout_with_label_file_gives_the_same_eval_set(paper_run):
     imagenet = paper_run / "imagenet" / "flat"
-    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat")
+    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat", subset_list=paper_run / "subset.csv")
     labels = write_label_file(paper_run / "LOC_val_solution.csv", subset, "loc")
     config = paper_config(paper_run, "flat", imagenet, imagenet_labels=str(labels))
     run = snakemake(paper_run, "--configfile", str(config), "--until", "prepare_imagenet")
@@ -112,7 +140,7 @@ def test_flat_layout_with_label_file_gives_the_same_eval_set(paper_run):
 @pytest.mark.slow
 def test_a_label_file_that_disagrees_stops_the_rule_and_leaves_nothing(paper_run):
     imagenet = paper_run / "imagenet" / "flat2"
-    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat")
+    subset = make_fake_imagenet(imagenet, N_IMAGES, "flat", subset_list=paper_run / "subset.csv")
     wrong = [type(e)(e.image, subset[0].wnid, 0) for e in subset]
     labels = write_label_file(paper_run / "wrong.txt", wrong, "wnid")
     config = paper_config(paper_run, "wrong", imagenet, imagenet_labels=str(labels))

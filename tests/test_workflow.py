@@ -3,13 +3,20 @@
 
 from __future__ import annotations
 
+import json
+import os
+import signal
+import subprocess
+import time
 from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 import yaml
-from workflow_helpers import REPO, planned_jobs, snakemake
+from synthetic_sat import write_release_csv
+from workflow_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake
 
 from satsim.artifacts import load_tensors, read_provenance, save_tensors
 
@@ -24,6 +31,9 @@ def tiny_config(workdir: Path) -> Path:
     config["training"]["epochs"] = 2
     config["attack"].update(steps=2, batch_size=40)
     config["analysis"].update(n_clusters=2, tsne_perplexity=1)
+    config["ensembles"].update(bootstrap=50, k_samples=5, k=[2])
+    config["distillation"].update(students=["resnet10t"], teachers=1, seeds=[1])
+    config["distillation"]["training"]["epochs"] = 3
     path = workdir / "tiny.yaml"
     path.write_text(yaml.safe_dump(config))
     return path
@@ -93,6 +103,105 @@ def test_same_seed_same_bytes(tiny_run, tmp_path):
         first = (workdir / "results" / "tiny" / relative).read_bytes()
         second = (tmp_path / "results" / "tiny" / relative).read_bytes()
         assert first == second, relative
+
+
+@pytest.mark.slow
+def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run):
+    workdir, config = tiny_run
+    complete = snakemake(workdir, "--configfile", str(config))  # an earlier test removed files
+    assert complete.returncode == 0, complete.stderr[-3000:]
+    out = workdir / "results" / "tiny"
+    for name in ("fig3", "fig4"):
+        assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
+    importance = pd.read_csv(out / "analysis" / "component_importance.csv")
+    assert len(importance) == 13  # 3 models = 3 pairs: too few to cross-validate, and it says so
+    assert "too few to cross-validate" in (out / "logs" / "component_importance.log").read_text()
+    members = pd.read_csv(out / "analysis" / "cluster_members.csv")
+    assert members["size"].sum() == len(TINY_MODELS)
+    notebook = json.loads((out / "notebooks" / "explore_run.ipynb").read_text())
+    outputs = [cell.get("outputs") for cell in notebook["cells"] if cell["cell_type"] == "code"]
+    assert all(outputs[2:]), "every cell after the parameters ran and showed something"
+    report = snakemake(workdir, "--configfile", str(config), "--report", "report.html")
+    assert report.returncode == 0, report.stderr[-3000:]
+    html = (workdir / "report.html").read_text()
+    assert "fig3.png" in html and "component_importance.csv" in html
+
+
+@pytest.mark.slow
+def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run):
+    workdir, config = tiny_run
+    ours = pd.read_csv(workdir / "results" / "tiny" / "sat" / "sat.csv", index_col=0)
+    released = write_release_csv(np.log(np.exp(ours) * 0.5 + 0.5), workdir / "released.csv")
+    run = snakemake(
+        workdir,
+        "--configfile",
+        str(config),
+        "--config",
+        f"sat={{released_matrix: {released}}}",
+        "--",
+        "results/tiny/analysis/released_comparison.csv",
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    summary = pd.read_csv(workdir / "results" / "tiny" / "analysis" / "released_comparison.csv")
+    assert summary["n_models"].item() == 3
+    assert summary["spearman"].item() == pytest.approx(1.0)  # a monotone transform of ours
+    assert (workdir / "results" / "tiny" / "figures" / "ours_vs_released.pdf").exists()
+
+
+@pytest.mark.slow
+def test_tiny_run_has_ensembles_and_distillation(tiny_run):
+    workdir, _ = tiny_run
+    out = workdir / "results" / "tiny"
+    for name in ("fig5", "fig6"):
+        assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
+    assert len(pd.read_csv(out / "analysis" / "ensemble_pairs.csv")) == 3
+    table = pd.read_csv(out / "analysis" / "distillation.csv")
+    assert list(table["student"]) == ["resnet10t"] and table["baseline_accuracy"].notna().all()
+
+
+@pytest.mark.slow
+def test_a_killed_distillation_job_resumes_from_its_last_epoch(tiny_run):
+    """Kill the whole Snakemake run after the first epoch's checkpoint; the rerun resumes there
+    and ends with the same student as the uninterrupted run."""
+    workdir, config = tiny_run
+    out = workdir / "results" / "tiny"
+    result = next(
+        p
+        for p in (out / "distillation" / "resnet10t").glob("*/seed1.json")
+        if p.parent.name != "none"
+    )
+    teacher = result.parent.name
+    reference = json.loads(result.read_text())
+    result.unlink()
+    checkpoint = out / "distillation" / "checkpoints" / f"resnet10t__{teacher}__seed1.pt"
+    target = str(result.relative_to(workdir))
+    command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
+    command += ["--configfile", str(config), "--", target]
+    process = subprocess.Popen(
+        command,
+        cwd=workdir,
+        start_new_session=True,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    deadline = time.monotonic() + 300
+    while not checkpoint.exists():
+        assert process.poll() is None and time.monotonic() < deadline, "no checkpoint was written"
+        time.sleep(0.05)
+    os.killpg(process.pid, signal.SIGKILL)
+    process.wait()
+    done = len(torch.load(checkpoint, weights_only=True)["losses"])
+    assert 1 <= done < 3 and not result.exists()
+
+    assert snakemake(workdir, "--configfile", str(config), "--unlock").returncode == 0
+    rerun = snakemake(workdir, "--configfile", str(config), "--", target)
+    assert rerun.returncode == 0, rerun.stderr[-3000:]
+    log = (out / "logs" / "distill" / "resnet10t" / teacher / "seed1.log").read_text()
+    assert f"after epoch {done}" in log
+    resumed = json.loads(result.read_text())
+    for key in ("student_weights_sha256", "accuracy", "epoch_losses"):
+        assert resumed[key] == reference[key], key
+    assert not checkpoint.exists()
 
 
 @pytest.mark.slow

@@ -29,7 +29,10 @@ def fig3_importance(table: pd.DataFrame, r2: np.ndarray, title: str) -> Figure:
     axis.axvline(0, color="black", linewidth=0.8)
     axis.set_xlabel("permutation importance (mean drop in held-out R² of SAT; ±1 s.d.)")
     axis.set_ylabel("architectural component (shared by the pair or not)")
-    axis.set_title(f"{title}\ncross-validated R² = {np.nanmean(r2):.2f} ± {np.nanstd(r2):.2f}")
+    if np.isnan(r2).all():
+        axis.set_title(f"{title}\ntoo few model pairs to cross-validate")
+    else:
+        axis.set_title(f"{title}\ncross-validated R² = {np.nanmean(r2):.2f} ± {np.nanstd(r2):.2f}")
     axis.grid(axis="x", alpha=0.3)
     return figure
 

@@ -70,12 +70,25 @@ def component_importance(
     repeats: int = 10,
 ) -> ImportanceResult:
     """Cross-validated random-forest regression of SAT on the "shares a component" features,
-    and the permutation importance of each component on the held-out pairs of each fold."""
+    and the permutation importance of each component on the held-out pairs of each fold.
+
+    Every held-out fold keeps at least 2 pairs (R² needs them), so fewer folds are used for
+    small zoos; with fewer than 4 pairs nothing can be estimated and the importances and ``r2``
+    are NaN."""
     features = [SHARED + column for column in columns]
     x, y = pairs[features].to_numpy(dtype=float), pairs["sat"].to_numpy(dtype=float)
-    folds = min(folds, len(y))
+    folds = min(folds, len(y) // 2)
     if folds < 2:
-        raise ValueError("component importance needs at least 2 model pairs (3 models)")
+        nan = np.full(len(columns), np.nan)
+        table = pd.DataFrame(
+            {
+                "component": list(columns),
+                "importance": nan,
+                "importance_std": nan,
+                "share_rate": x.mean(axis=0) if len(x) else nan,
+            }
+        )
+        return ImportanceResult(table, np.array([np.nan]))
     splitter = KFold(n_splits=folds, shuffle=True, random_state=seed)
     r2, drops = [], []
     for fold, (train, test) in enumerate(splitter.split(x)):
@@ -83,7 +96,7 @@ def component_importance(
             n_estimators=100, min_samples_leaf=2, random_state=seed + fold, n_jobs=1
         )
         forest.fit(x[train], y[train])
-        r2.append(r2_score(y[test], forest.predict(x[test])) if len(test) > 1 else np.nan)
+        r2.append(r2_score(y[test], forest.predict(x[test])))
         result = permutation_importance(
             forest, x[test], y[test], n_repeats=repeats, random_state=seed + fold, scoring="r2"
         )

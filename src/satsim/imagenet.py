@@ -279,3 +279,54 @@ def decode_images(paths: Sequence[Path], size: int, threads: int = 1) -> np.ndar
     with ThreadPoolExecutor(max_workers=max(1, threads)) as pool:
         list(pool.map(decode, range(len(paths))))  # list() re-raises the first error
     return images
+
+
+TRAIN_IMAGE = re.compile(r"^(n\d{8})_\d+\.JPEG$")
+
+
+def train_classes(n_classes: int, seed: int) -> list[int]:
+    """The class indices of the distillation training subset: ``n_classes`` drawn with ``seed``."""
+    import numpy as np
+
+    drawn = np.random.default_rng(seed).choice(NUM_CLASSES, n_classes, replace=False)
+    return sorted(int(label) for label in drawn)
+
+
+def train_subset(
+    root: str | os.PathLike, n_classes: int, per_class: int, seed: int
+) -> tuple[list[Path], list[int]]:
+    """A deterministic subset of the ILSVRC2012 training images: ``n_classes`` classes drawn with
+    ``seed``, and in each the first ``per_class`` files in name order.
+
+    Layouts: one sub-folder per synset (``train/n01440764/n01440764_10026.JPEG``), or all files
+    in one folder (the WordNet id is in each file name). Returns paths and class indices.
+    """
+    root = Path(root)
+    if not root.is_dir():
+        raise ImageNetError(f"data.imagenet_train = {root}: no such folder")
+    classes = synsets()
+    chosen = train_classes(n_classes, seed)
+    nested = any(WNID.match(entry.name) and entry.is_dir() for entry in os.scandir(root))
+    if not nested:
+        by_class: dict[str, list[str]] = {}
+        for name in sorted(os.listdir(root)):
+            match = TRAIN_IMAGE.match(name)
+            if match:
+                by_class.setdefault(match.group(1), []).append(name)
+    paths, labels = [], []
+    for label in chosen:
+        wnid = classes[label]
+        if nested:
+            folder = root / wnid
+            names = sorted(os.listdir(folder)) if folder.is_dir() else []
+            files = [folder / name for name in names if name.endswith(".JPEG")]
+        else:
+            files = [root / name for name in by_class.get(wnid, [])]
+        if len(files) < per_class:
+            raise ImageNetError(
+                f"data.imagenet_train = {root}: class {wnid} has {len(files)} training images, "
+                f"fewer than distillation.train_images_per_class = {per_class}"
+            )
+        paths += files[:per_class]
+        labels += [int(label)] * per_class
+    return paths, labels

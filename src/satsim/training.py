@@ -1,15 +1,21 @@
-"""Training the demo zoo from scratch: one seeded recipe shared by every model."""
+"""Training from scratch with one seeded recipe (the demo zoo, and distilled students), with
+optional knowledge distillation and per-epoch checkpoints that make a killed job resumable."""
 
 from __future__ import annotations
 
 import math
+import os
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any, TextIO
 
 import torch
 import torch.nn.functional as F
 from torch import nn
 from tqdm import tqdm
+
+from satsim.atomic import atomic_path
+from satsim.wrapper import freeze
 
 
 @dataclass(frozen=True)
@@ -51,6 +57,45 @@ def warmup_cosine(total_steps: int, warmup_steps: int):
     return factor
 
 
+@dataclass(frozen=True)
+class DistillSettings:
+    """Knowledge distillation from a teacher (Hinton et al. 2015; DeiT's hard variant).
+
+    ``soft``: loss = alpha * T^2 * KL(softmax(teacher / T) || softmax(student / T))
+    + (1 - alpha) * cross-entropy(student, label). ``hard`` (DeiT-style): the teacher's arg-max
+    replaces the soft targets: alpha * CE(student, teacher class) + (1 - alpha) * CE(student,
+    label).
+    """
+
+    temperature: float = 4.0
+    alpha: float = 0.5
+    hard: bool = False
+
+    def describe(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def distillation_loss(
+    student_logits: torch.Tensor,
+    teacher_logits: torch.Tensor,
+    labels: torch.Tensor,
+    settings: DistillSettings,
+) -> torch.Tensor:
+    """The loss of :class:`DistillSettings` for one batch (mean over the batch)."""
+    label_loss = F.cross_entropy(student_logits, labels)
+    if settings.hard:
+        teacher_loss = F.cross_entropy(student_logits, teacher_logits.argmax(dim=1))
+    else:
+        t = settings.temperature
+        teacher_loss = (t * t) * F.kl_div(
+            F.log_softmax(student_logits / t, dim=1),
+            F.log_softmax(teacher_logits / t, dim=1),
+            reduction="batchmean",
+            log_target=True,
+        )
+    return settings.alpha * teacher_loss + (1 - settings.alpha) * label_loss
+
+
 def train_classifier(
     model: nn.Module,
     images_u8: torch.Tensor,
@@ -59,14 +104,30 @@ def train_classifier(
     seed: int,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
+    teacher: nn.Module | None = None,
+    distill: DistillSettings | None = None,
+    checkpoint: str | os.PathLike | None = None,
+    autocast: str = "none",
+    stop_after: int | None = None,
 ) -> list[float]:
     """Train ``model`` (reads canonical [0, 1] images) with AdamW, one epoch of linear warm-up
-    and a cosine decay.
+    and a cosine decay; with a ``teacher`` (frozen, same canonical input), by distillation.
 
-    Returns the mean training loss of each epoch.
+    With ``checkpoint``, the full training state (weights, optimizer, schedule, random generator,
+    losses) is saved there after every epoch, and a run that finds it resumes after the last
+    finished epoch, ending with the same result as an uninterrupted run. ``autocast`` ``bf16``
+    runs forward passes under bfloat16 autocast. ``stop_after`` ends this call after that many
+    finished epochs (e.g. to fit a cluster's time limit); a later call with the same checkpoint
+    goes on from there.
+
+    Returns the mean training loss of each finished epoch.
     """
+    device = torch.device(device)
     generator = torch.Generator().manual_seed(seed)
     model.to(device)
+    if teacher is not None:
+        teacher = freeze(teacher).to(device)
+        distill = distill or DistillSettings()
     optimizer = torch.optim.AdamW(
         model.parameters(), lr=settings.lr, weight_decay=settings.weight_decay
     )
@@ -74,10 +135,16 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(settings.epochs * steps_per_epoch, steps_per_epoch)
     )
-    losses = []
+    losses: list[float] = []
+    if checkpoint is not None and Path(checkpoint).exists():
+        losses = load_training_state(checkpoint, model, optimizer, schedule, generator)
+        if progress is not None:
+            print(f"resuming from {checkpoint} after epoch {len(losses)}", file=progress)
+    use_bf16 = autocast == "bf16"
     model.train()
+    last_epoch = settings.epochs if stop_after is None else min(stop_after, settings.epochs)
     for _ in tqdm(
-        range(settings.epochs),
+        range(len(losses), last_epoch),
         desc="train",
         unit="epoch",
         file=progress,
@@ -89,12 +156,59 @@ def train_classifier(
         for start in range(0, len(order), settings.batch_size):
             batch = order[start : start + settings.batch_size]
             x = random_shift(images_u8[batch].float() / 255.0, settings.max_shift_px, generator)
-            loss = F.cross_entropy(model(x.to(device)), labels[batch].to(device))
+            x, y = x.to(device), labels[batch].to(device)
+            with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
+                logits = model(x)
+                if teacher is None:
+                    loss = F.cross_entropy(logits.float(), y)
+                else:
+                    with torch.no_grad():
+                        teacher_logits = teacher(x).float()
+                    loss = distillation_loss(logits.float(), teacher_logits, y, distill)
             optimizer.zero_grad(set_to_none=True)
             loss.backward()
             optimizer.step()
             schedule.step()
             total += loss.item() * len(batch)
         losses.append(total / len(order))
+        if checkpoint is not None:
+            save_training_state(checkpoint, model, optimizer, schedule, generator, losses)
     model.eval()
     return losses
+
+
+def save_training_state(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+    losses: list[float],
+) -> None:
+    """Everything needed to continue training exactly, written atomically (tensors and plain
+    Python values only, so it loads with ``weights_only=True``)."""
+    state = {
+        "model": model.state_dict(),
+        "optimizer": optimizer.state_dict(),
+        "schedule": {k: v for k, v in schedule.state_dict().items() if k != "lr_lambdas"},
+        "generator": generator.get_state(),
+        "losses": list(losses),
+    }
+    with atomic_path(path) as tmp:
+        torch.save(state, tmp)
+
+
+def load_training_state(
+    path: str | os.PathLike,
+    model: nn.Module,
+    optimizer: torch.optim.Optimizer,
+    schedule: torch.optim.lr_scheduler.LRScheduler,
+    generator: torch.Generator,
+) -> list[float]:
+    """Restore what :func:`save_training_state` wrote; returns the finished epochs' losses."""
+    state = torch.load(path, map_location="cpu", weights_only=True)
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    schedule.load_state_dict({**schedule.state_dict(), **state["schedule"]})
+    generator.set_state(state["generator"])
+    return list(state["losses"])

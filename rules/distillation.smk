@@ -1,0 +1,126 @@
+# Distillation against SAT: students trained from scratch, each with teachers spread over SAT to
+# its architecture and without a teacher, with the same seeds, data order and budget (fig6).
+
+import csv
+
+
+wildcard_constraints:
+    student=r"[A-Za-z0-9_.\-]+",
+    teacher=r"[A-Za-z0-9_.\-]+",
+    seed=r"\d+",
+
+
+# Which teachers depends on the SAT matrix, so the plan is a checkpoint that shapes the DAG.
+checkpoint distillation_plan:
+    input:
+        sat=f"{RUN}/sat/sat.csv",
+    output:
+        plan=f"{RUN}/distillation/plan.csv",
+    log:
+        f"{RUN}/logs/distillation_plan.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        seed=SEED,
+        students=DISTILLATION.get("students", []),
+        n_teachers=(
+            DISTILLATION.get("teachers", 3)
+            if isinstance(DISTILLATION.get("teachers", 3), int)
+            else 0
+        ),
+        teachers=(
+            DISTILLATION.get("teachers")
+            if isinstance(DISTILLATION.get("teachers"), list)
+            else []
+        ),
+    script:
+        "../scripts/distillation_plan.py"
+
+
+def teacher_file(suffix):
+    def files(wildcards):
+        if wildcards.teacher == "none":
+            return []
+        return f"{RUN}/models/{wildcards.teacher}.{suffix}"
+
+    return files
+
+
+rule distill:
+    input:
+        train=TRAIN_SET,
+        eval=f"{RUN}/data/eval.safetensors",
+        weights=teacher_file("safetensors"),
+        card=teacher_file("json"),
+    output:
+        f"{RUN}/distillation/{{student}}/{{teacher}}/seed{{seed}}.json",
+    log:
+        f"{RUN}/logs/distill/{{student}}/{{teacher}}/seed{{seed}}.log",
+    benchmark:
+        f"{RUN}/benchmarks/distill/{{student}}/{{teacher}}/seed{{seed}}.tsv"
+    conda:
+        "../envs/torch.yaml"
+    threads: 1
+    resources:
+        gpu=GPUS_PER_JOB,
+    params:
+        seed=SEED,
+        student_spec=lambda wildcards: REGISTRY.get_spec(wildcards.student).describe(),
+        teacher_spec=lambda wildcards: (
+            None
+            if wildcards.teacher == "none"
+            else REGISTRY.get_spec(wildcards.teacher).describe()
+        ),
+        training=DISTILLATION.get("training"),
+        distill={
+            key: DISTILLATION.get(key)
+            for key in ("temperature", "alpha", "hard")
+            if key in DISTILLATION
+        },
+        # Not an output: Snakemake would delete it before a rerun, and it is what resumes one.
+        checkpoint=lambda wildcards: f"{RUN}/distillation/checkpoints/"
+        f"{wildcards.student}__{wildcards.teacher}__seed{wildcards.seed}.pt",
+        device=config["compute"]["device"],
+        autocast=config["compute"]["autocast"],
+    script:
+        "../scripts/distill.py"
+
+
+def distillation_results(wildcards):
+    """Every (student, teacher, seed) of the plan, plus each student without a teacher."""
+    with open(checkpoints.distillation_plan.get().output.plan) as handle:
+        pairs = [(row["student"], row["teacher"]) for row in csv.DictReader(handle)]
+    pairs += [(student, "none") for student in DISTILLATION["students"]]
+    return [
+        f"{RUN}/distillation/{student}/{teacher}/seed{seed}.json"
+        for student, teacher in pairs
+        for seed in DISTILLATION["seeds"]
+    ]
+
+
+rule distillation_summary:
+    input:
+        plan=f"{RUN}/distillation/plan.csv",
+        results=distillation_results,
+    output:
+        runs=f"{RUN}/analysis/distillation_runs.csv",
+        table=report(
+            f"{RUN}/analysis/distillation.csv",
+            caption="../report/distillation.rst",
+            category="6. Ensembles and distillation",
+        ),
+        pdf=f"{FIGURES}/fig6.pdf",
+        png=report(
+            f"{FIGURES}/fig6.png",
+            caption="../report/fig6.rst",
+            category="6. Ensembles and distillation",
+        ),
+    log:
+        f"{RUN}/logs/distillation_summary.log",
+    conda:
+        "../envs/analysis.yaml"
+    params:
+        seed=SEED,
+        title_prefix=TITLE_PREFIX,
+    script:
+        "../scripts/distillation_summary.py"

@@ -1,0 +1,82 @@
+"""Snakemake adapter: train one student from scratch, with a teacher (distillation) or without
+(teacher "none", the baseline), and evaluate it. A killed job resumes from its last epoch."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import torch
+
+from satsim.artifacts import ImageSet, sha256_tensors
+from satsim.atomic import write_json
+from satsim.predict import accuracy, predict_logits
+from satsim.provenance import library_versions
+from satsim.registry import ModelSpec
+from satsim.runtime import select_device, with_precision
+from satsim.scripting import script_session
+from satsim.training import DistillSettings, TrainSettings, train_classifier
+from satsim.weights import load_model
+
+with script_session(snakemake) as log:
+    params, inputs, wildcards = snakemake.params, snakemake.input, snakemake.wildcards
+    device = select_device(params.device)
+    train, evaluation = ImageSet(inputs.train), ImageSet(inputs.eval)
+    seed = int(wildcards.seed)
+
+    teacher = None
+    if params.teacher_spec is not None:
+        teacher_spec = ModelSpec.from_description(params.teacher_spec)
+        teacher, _ = load_model(teacher_spec, inputs.weights, train.num_classes, inputs.card)
+    spec = ModelSpec.from_description(params.student_spec)
+    torch.manual_seed(seed)  # the same initial student for every teacher
+    student = spec.wrap(spec.build(train.num_classes))
+    settings = TrainSettings(**params.training)
+    distill = DistillSettings(**params.distill)
+    Path(params.checkpoint).parent.mkdir(parents=True, exist_ok=True)
+    losses = train_classifier(
+        student,
+        train.images,
+        train.labels,
+        settings,
+        seed,
+        device=device,
+        progress=log,
+        teacher=teacher,
+        distill=distill,
+        checkpoint=params.checkpoint,
+        autocast=params.autocast,
+    )
+
+    # Evaluate on the eval images of the classes the student was trained on.
+    classes = torch.unique(train.labels)
+    keep = torch.isin(evaluation.labels, classes)
+    if not keep.any():
+        raise ValueError(
+            f"{inputs.eval} has no image of the {len(classes)} classes the student was trained "
+            "on; raise data.eval_size (the committed list holds every class from 1,000 images on)"
+        )
+    model = with_precision(student, params.autocast, device)
+    logits = predict_logits(model, evaluation.images[keep], device=device)
+    student_accuracy = 100.0 * accuracy(logits, evaluation.labels[keep])
+    print(
+        f"{wildcards.student} taught by {wildcards.teacher}, seed {seed}: {student_accuracy:.2f} %"
+    )
+    write_json(
+        snakemake.output[0],
+        {
+            "student": wildcards.student,
+            "teacher": wildcards.teacher,
+            "seed": seed,
+            "accuracy": student_accuracy,
+            "n_eval_images": int(keep.sum()),
+            "epoch_losses": losses,
+            "student_weights_sha256": sha256_tensors(*student.model.state_dict().values()),
+            "training": settings.describe(),
+            "distillation": distill.describe() if teacher is not None else None,
+            "train_data_sha256": train.data_sha256,
+            "eval_data_sha256": evaluation.data_sha256,
+            "versions": library_versions(),
+        },
+    )
+    Path(params.checkpoint).unlink(missing_ok=True)  # finished: the resume state is spent

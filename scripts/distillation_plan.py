@@ -1,0 +1,25 @@
+"""Snakemake adapter: the teachers of each distillation student, spread over SAT to it."""
+
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
+
+import pandas as pd
+
+from satsim.atomic import write_csv
+from satsim.distillation import pick_teachers
+from satsim.scripting import script_session
+
+with script_session(snakemake):
+    params = snakemake.params
+    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    plan = pd.concat(
+        [
+            pick_teachers(sat, student, params.n_teachers, params.teachers)
+            for student in params.students
+        ],
+        ignore_index=True,
+    )
+    print(plan.to_string(index=False))
+    write_csv(snakemake.output.plan, plan, index=False, float_format="%.6f")
