@@ -105,8 +105,8 @@ def all_targets():
     if COMPUTED:
         targets.append(f"{RUN}/reports/clean_accuracy.csv")
         targets += expand(f"{FIGURES}/fig5.{{ext}}", ext=["pdf", "png"])
-    if DISTILL:
-        targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
         if config["analysis"]["compare_released"]:
             targets.append(f"{RUN}/analysis/released_comparison.csv")
+    if DISTILL:
+        targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
     return targets

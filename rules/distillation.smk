@@ -23,16 +23,7 @@ checkpoint distillation_plan:
     params:
         seed=SEED,
         students=DISTILLATION.get("students", []),
-        n_teachers=(
-            DISTILLATION.get("teachers", 3)
-            if isinstance(DISTILLATION.get("teachers", 3), int)
-            else 0
-        ),
-        teachers=(
-            DISTILLATION.get("teachers")
-            if isinstance(DISTILLATION.get("teachers"), list)
-            else []
-        ),
+        teachers=DISTILLATION.get("teachers", 3),  # how many, spread over SAT; or names
     script:
         "../scripts/distillation_plan.py"
 

@@ -14,11 +14,10 @@ from satsim.scripting import script_session
 with script_session(snakemake):
     params = snakemake.params
     sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    named = [] if isinstance(params.teachers, int) else list(params.teachers)
+    count = params.teachers if isinstance(params.teachers, int) else len(named)
     plan = pd.concat(
-        [
-            pick_teachers(sat, student, params.n_teachers, params.teachers)
-            for student in params.students
-        ],
+        [pick_teachers(sat, student, count, named) for student in params.students],
         ignore_index=True,
     )
     print(plan.to_string(index=False))

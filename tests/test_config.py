@@ -114,7 +114,7 @@ def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fak
     once = {
         *("prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"),
         *("component_importance", "shared_components", "cluster_profiles", "notebook"),
-        *("fetch_released_matrix", "compare_released"),
+        *("fetch_released_matrix", "compare_released", "ensembles"),
     }
     assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)
     assert set(counts) == per_model | once

@@ -13,6 +13,7 @@ import torch
 import yaml
 from fake_imagenet import SUBSET, make_fake_imagenet, make_fake_train, write_label_file
 from safetensors.torch import save_file
+from synthetic_sat import planted_sat, write_release_csv
 from test_registry import PAPER
 from workflow_helpers import REPO, snakemake
 
@@ -66,6 +67,9 @@ def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
     config["analysis"].update(n_clusters=2, tsne_perplexity=1)
     config["compute"].update(device="cpu", batch_size=8)
     config["ensembles"].update(bootstrap=50, k=[2], k_samples=5)
+    # The comparison with the authors' matrix, against a stand-in in its format (no network).
+    released = planted_sat(MODELS, {m: PAPER[m].components for m in MODELS}, {"Stem layer": 1.0})
+    config["sat"]["released_matrix"] = str(write_release_csv(released, workdir / "release.csv"))
     config["distillation"].update(
         students=["rexnet_150"],
         teachers=1,
@@ -119,6 +123,8 @@ def test_whole_paper_dag_runs_offline_on_local_weights_and_fake_imagenet(paper_r
     train = ImageSet(out / "data" / "train_subset.safetensors")
     assert train.images.shape == (4, 3, 256, 256) and train.record["dataset"] == "ILSVRC2012-train"
     assert len(pd.read_csv(out / "analysis" / "distillation_runs.csv")) == 2  # teacher + none
+    comparison = pd.read_csv(out / "analysis" / "released_comparison.csv")
+    assert comparison["n_models"].item() == len(MODELS)
     assert not list(out.rglob("*.tmp"))
 
 
