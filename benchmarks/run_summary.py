@@ -19,8 +19,9 @@ from satsim.artifacts import read_provenance
 
 def stage_times(run: Path) -> pd.DataFrame:
     rows = []
-    for stage_dir in sorted((run / "benchmarks").iterdir()):
-        seconds = [float(pd.read_csv(f, sep="\t")["s"].iloc[-1]) for f in stage_dir.glob("*.tsv")]
+    for stage_dir in sorted(p for p in (run / "benchmarks").iterdir() if p.is_dir()):
+        files = sorted(stage_dir.rglob("*.tsv"))  # distill nests student/teacher/seed
+        seconds = [float(pd.read_csv(f, sep="\t")["s"].iloc[-1]) for f in files]
         rows.append(
             {
                 "stage": stage_dir.name,
