@@ -1,4 +1,5 @@
 # Config validation, the model list and path helpers shared by every rule module.
+import csv
 import sys
 from pathlib import Path
 
@@ -110,3 +111,24 @@ def all_targets():
     if DISTILL:
         targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
     return targets
+
+
+def teacher_file(suffix):
+    def files(wildcards):
+        if wildcards.teacher == "none":
+            return []
+        return f"{RUN}/models/{wildcards.teacher}.{suffix}"
+
+    return files
+
+
+def distillation_results(wildcards):
+    """Every (student, teacher, seed) of the plan, plus each student without a teacher."""
+    with open(checkpoints.distillation_plan.get().output.plan) as handle:
+        pairs = [(row["student"], row["teacher"]) for row in csv.DictReader(handle)]
+    pairs += [(student, "none") for student in DISTILLATION["students"]]
+    return [
+        f"{RUN}/distillation/{student}/{teacher}/seed{seed}.json"
+        for student, teacher in pairs
+        for seed in DISTILLATION["seeds"]
+    ]

@@ -1,8 +1,6 @@
 # Distillation against SAT: students trained from scratch, each with teachers spread over SAT to
 # its architecture and without a teacher, with the same seeds, data order and budget (fig6).
 
-import csv
-
 
 wildcard_constraints:
     student=r"[A-Za-z0-9_.\-]+",
@@ -26,15 +24,6 @@ checkpoint distillation_plan:
         teachers=DISTILLATION.get("teachers", 3),  # how many, spread over SAT; or names
     script:
         "../scripts/distillation_plan.py"
-
-
-def teacher_file(suffix):
-    def files(wildcards):
-        if wildcards.teacher == "none":
-            return []
-        return f"{RUN}/models/{wildcards.teacher}.{suffix}"
-
-    return files
 
 
 rule distill:
@@ -75,18 +64,6 @@ rule distill:
         autocast=config["compute"]["autocast"],
     script:
         "../scripts/distill.py"
-
-
-def distillation_results(wildcards):
-    """Every (student, teacher, seed) of the plan, plus each student without a teacher."""
-    with open(checkpoints.distillation_plan.get().output.plan) as handle:
-        pairs = [(row["student"], row["teacher"]) for row in csv.DictReader(handle)]
-    pairs += [(student, "none") for student in DISTILLATION["students"]]
-    return [
-        f"{RUN}/distillation/{student}/{teacher}/seed{seed}.json"
-        for student, teacher in pairs
-        for seed in DISTILLATION["seeds"]
-    ]
 
 
 rule distillation_summary:
