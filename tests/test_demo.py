@@ -2,8 +2,9 @@
 
 Checks what the demo promises: >= 12 models, each >= 90 % test accuracy; a symmetric SAT matrix
 whose diagonal is >= ln(90) and whose off-diagonal entries are below their row's diagonal;
-off-diagonal transfer rates that spread out; fig1-fig4; the component analysis with its
-cross-validated R²; the cluster tables; the executed notebook; and the Snakemake report.
+off-diagonal transfer rates that spread out; fig1-fig6; the component analysis with its
+cross-validated R²; the cluster tables; the ensemble and distillation tables (2 students x 3
+teachers x 2 seeds); the executed notebook; and the Snakemake report.
 """
 
 from __future__ import annotations
@@ -79,7 +80,7 @@ def test_demo_sat_matrix_has_the_expected_shape(demo_run):
 
 @pytest.mark.slow
 def test_demo_figures_exist(demo_run):
-    for name in ("fig1", "fig2", "fig3", "fig4"):
+    for name in ("fig1", "fig2", "fig3", "fig4", "fig5", "fig6"):
         assert (demo_run / "figures" / f"{name}.pdf").read_bytes().startswith(b"%PDF")
         assert (demo_run / "figures" / f"{name}.png").stat().st_size > 10_000
 
@@ -97,3 +98,15 @@ def test_demo_component_analysis_clusters_notebook_and_report(demo_run):
     report = demo_report(demo_run.parent.parent)
     assert report.returncode == 0, report.stderr[-3000:]
     assert (demo_run.parent.parent / "report.html").stat().st_size > 100_000
+
+
+@pytest.mark.slow
+def test_demo_ensembles_and_distillation_tables(demo_run):
+    correlations = pd.read_csv(demo_run / "analysis" / "ensemble_correlations.csv")
+    overall = correlations[correlations["pairs"] == "all pairs"].iloc[0]
+    assert (
+        overall["n_pairs"] == 78 and overall["ci_low"] <= overall["spearman"] <= overall["ci_high"]
+    )
+    table = pd.read_csv(demo_run / "analysis" / "distillation.csv")
+    assert set(table["student"]) == {"resnet10t", "pit"} and (table["n_seeds"] >= 2).all()
+    assert len(table) == 6 and table["gain_mean"].notna().all()
