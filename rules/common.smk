@@ -69,10 +69,9 @@ if (
         "images to run it",
         file=sys.stderr,
     )
+# An unknown student stops the run here, with close matches suggested.
 for _student in DISTILLATION.get("students", []):
-    REGISTRY.get_spec(
-        _student
-    )  # an unknown student stops the run here, with suggestions
+    REGISTRY.get_spec(_student)
 
 # GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1

@@ -55,8 +55,8 @@ else:
         params:
             seed=SEED,
             root=config["data"].get("imagenet_train"),
-            n_classes=config.get("distillation", {}).get("train_classes", 100),
-            per_class=config.get("distillation", {}).get("train_images_per_class", 100),
+            n_classes=DISTILLATION.get("train_classes", 100),
+            per_class=DISTILLATION.get("train_images_per_class", 100),
             canonical_size=config["data"]["canonical_size"],
         script:
             "../scripts/prepare_imagenet_train.py"
