@@ -24,6 +24,6 @@ with script_session(snakemake):
         f"stability over {params.n_seeds} seeds: mean ARI vs the run's clustering "
         f"{stability['ari_vs_run_seed'].mean():.3f} (min {stability['ari_vs_run_seed'].min():.3f})"
     )
-    write_csv(outputs.members, members, index=False, float_format="%.6f")
-    write_csv(outputs.values, values, index=False, float_format="%.6f")
-    write_csv(outputs.stability, stability, index=False, float_format="%.6f")
+    write_csv(outputs.members, members, index=False)
+    write_csv(outputs.values, values, index=False)
+    write_csv(outputs.stability, stability, index=False)

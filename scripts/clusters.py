@@ -17,5 +17,5 @@ with script_session(snakemake):
     clusters = spectral_clusters(sat, params.n_clusters, params.seed)
     embedding = tsne_embedding(sat, params.perplexity, params.seed)
     write_csv(snakemake.output.clusters, clusters.to_frame())
-    write_csv(snakemake.output.embedding, embedding.join(clusters), float_format="%.6f")
+    write_csv(snakemake.output.embedding, embedding.join(clusters))
     print(clusters.sort_values().to_string())

@@ -20,7 +20,7 @@ with script_session(snakemake):
     summary, pairs = compare_matrices(ours, theirs, params.top_k, params.n_clusters, params.seed)
     for key, value in summary.items():
         print(f"{key}: {value}")
-    write_csv(outputs.summary, pd.DataFrame([summary]), index=False, float_format="%.6f")
-    write_csv(outputs.pairs, pairs, index=False, float_format="%.6f")
+    write_csv(outputs.summary, pd.DataFrame([summary]), index=False)
+    write_csv(outputs.pairs, pairs, index=False)
     title = f"{params.title_prefix}: this run vs the released matrix"
     save_figure(comparison_scatter(pairs, summary, title), outputs.pdf, outputs.png)

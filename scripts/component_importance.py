@@ -34,6 +34,6 @@ with script_session(snakemake):
         )
     print(result.table.to_string(index=False))
     table = result.table.assign(cv_r2_mean=r2_mean, cv_r2_std=r2_std)
-    write_csv(outputs.table, table, index=False, float_format="%.6f")
+    write_csv(outputs.table, table, index=False)
     title = f"{params.title_prefix}: what predicts SAT ({len(sat)} models)"
     save_figure(fig3_importance(result.table, result.r2, title), outputs.pdf, outputs.png)

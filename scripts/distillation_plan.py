@@ -21,4 +21,4 @@ with script_session(snakemake):
         ignore_index=True,
     )
     print(plan.to_string(index=False))
-    write_csv(snakemake.output.plan, plan, index=False, float_format="%.6f")
+    write_csv(snakemake.output.plan, plan, index=False)

@@ -24,7 +24,7 @@ with script_session(snakemake):
     ]
     table = summarise(runs)
     print(table.to_string(index=False))
-    write_csv(outputs.runs, runs, index=False, float_format="%.4f")
-    write_csv(outputs.table, table, index=False, float_format="%.4f")
+    write_csv(outputs.runs, runs, index=False)
+    write_csv(outputs.table, table, index=False)
     title = f"{snakemake.params.title_prefix}: distillation against teacher–student SAT"
     save_figure(fig6_distillation(table, runs, title), outputs.pdf, outputs.png)

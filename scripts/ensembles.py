@@ -59,10 +59,10 @@ with script_session(snakemake):
         f"average over {len(partners)} models"
     )
     print(k_ensembles.groupby(["k", "drawn"])["gain_over_mean"].describe().to_string())
-    write_csv(outputs.pairs, pairs, index=False, float_format="%.4f")
-    write_csv(outputs.correlations, correlations, index=False, float_format="%.4f")
-    write_csv(outputs.partners, partners, index=False, float_format="%.4f")
-    write_csv(outputs.k_ensembles, k_ensembles, index=False, float_format="%.4f")
+    write_csv(outputs.pairs, pairs, index=False)
+    write_csv(outputs.correlations, correlations, index=False)
+    write_csv(outputs.partners, partners, index=False)
+    write_csv(outputs.k_ensembles, k_ensembles, index=False)
     title = f"{params.title_prefix}: ensembles of {len(sat)} models"
     figure = fig5_ensembles(pairs, correlations, partners, k_ensembles, title)
     save_figure(figure, outputs.pdf, outputs.png)

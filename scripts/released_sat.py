@@ -19,5 +19,5 @@ with script_session(snakemake):
             f"{raw} has no row for {', '.join(absent)}; leave them out with models.exclude"
         )
     sat = released.loc[params.models, params.models].rename_axis("model")
-    write_csv(snakemake.output.sat, sat, float_format="%.6f")
+    write_csv(snakemake.output.sat, sat)
     print(f"released matrix: {len(released)} models, {len(sat)} used in this run")

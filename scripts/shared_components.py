@@ -20,8 +20,8 @@ with script_session(snakemake):
     pairs = pair_table(sat, params.components, COMPONENT_COLUMNS)
     effects = shared_component_effects(pairs, COMPONENT_COLUMNS)
     print(effects.to_string(index=False))
-    write_csv(outputs.pairs, pairs, index=False, float_format="%.6f")
-    write_csv(outputs.effects, effects, index=False, float_format="%.6f")
+    write_csv(outputs.pairs, pairs, index=False)
+    write_csv(outputs.effects, effects, index=False)
     title = f"{params.title_prefix}: SAT by shared component ({len(sat)} models)"
     figure = fig4_shared_component(pairs, effects, COMPONENT_COLUMNS, title)
     save_figure(figure, outputs.pdf, outputs.png)

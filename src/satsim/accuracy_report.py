@@ -40,10 +40,10 @@ def accuracy_table(
                 "model": model,
                 "architecture": published[model]["architecture"],
                 "n_images": n_images,
-                "accuracy_pct": round(percent, 2),
-                "stderr_pct": round(stderr, 2),
+                "accuracy_pct": percent,
+                "stderr_pct": stderr,
                 "published_top1_pct": top1,
-                "gap_points": round(gap, 2),
+                "gap_points": gap,
                 "flag": bool(abs(gap) > gap_points) if top1 is not None else False,
             }
         )

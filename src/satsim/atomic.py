@@ -62,6 +62,9 @@ def sha256_file(path: str | os.PathLike, chunk_bytes: int = 1 << 20) -> str:
 
 
 def write_csv(path: str | os.PathLike, frame: Any, **to_csv_kwargs: Any) -> None:
-    """Atomically write a pandas DataFrame as CSV."""
+    """Atomically write a pandas DataFrame as CSV, floats at full precision (each value reads
+    back as the same float64), so a downstream recomputation can agree exactly."""
+    if "float_format" in to_csv_kwargs:
+        raise TypeError("write_csv keeps every float at full precision; round for display only")
     with atomic_path(path) as tmp:
         frame.to_csv(tmp, **to_csv_kwargs)
