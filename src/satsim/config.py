@@ -104,6 +104,20 @@ def check_imagenet_paths(data: dict[str, Any], resolve: Any = Path) -> None:
             raise ConfigError(f"data.{key} = {data[key]}: no such file")
 
 
+def check_factory_weights(models: dict[str, Any], registry: Any, local: dict[str, Any]) -> None:
+    """A factory model (your own architecture) has no weights to download: in a pretrained run
+    it needs ``models.local_weights``; say so before any job."""
+    if models["weights"] != "pretrained":
+        return
+    missing = [name for name, spec in registry.items() if spec.factory and name not in local]
+    if missing:
+        raise ConfigError(
+            f"models {', '.join(map(repr, missing))} are built by a factory and have no weights "
+            "to download: give each a file, e.g. models.local_weights."
+            f"{missing[0]}: /path/to/weights.safetensors"
+        )
+
+
 def local_weights(models: dict[str, Any], registry: Any) -> dict[str, dict[str, str]]:
     """``models.local_weights`` as {model: {"path": ..., "sha256": ...}}, checked against the
     registry (unknown names get suggestions) and the filesystem."""

@@ -84,6 +84,12 @@ def fetch_pretrained(spec: ModelSpec, path: str | os.PathLike) -> dict[str, Any]
     Honours ``HF_HUB_OFFLINE`` (then only the local Hugging Face cache is read). Returns what the
     card records about the source.
     """
+    if spec.factory is not None:
+        raise WeightsError(
+            f"model {spec.name!r} is built by your own factory {spec.architecture!r}, so there "
+            "are no pretrained weights to download: give its weights in the config, "
+            f"models.local_weights.{spec.name}: /path/file.safetensors"
+        )
     import timm
     from huggingface_hub import constants
 
@@ -177,9 +183,14 @@ def import_local_weights(
     model = spec.build()
     mismatch = state_dict_mismatch(model, read_state_dict(source))
     if mismatch:
+        expected = (
+            f"a state dict of the model that {spec.architecture} builds"
+            if spec.factory is not None
+            else "a checkpoint of this architecture in timm's format"
+        )
         raise WeightsError(
             f"models.local_weights.{spec.name}: {source} does not fit {spec.architecture} "
-            f"({mismatch}). Is it a checkpoint of this architecture in timm's format?"
+            f"({mismatch}). Is it {expected}?"
         )
     sha = save_weights(model, path)
     return {
