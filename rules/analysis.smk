@@ -44,7 +44,6 @@ rule sat_figures:
     conda:
         "../envs/analysis.yaml"
     params:
-        seed=SEED,
         title_prefix=TITLE_PREFIX,
     script:
         "../scripts/sat_figures.py"

@@ -21,8 +21,7 @@ rule attack:
     params:
         seed=SEED,
         spec=model_spec,
-        attack=config["attack"],
-        device=config["compute"]["device"],
+        attack=ATTACK_SETTINGS,
         autocast=config["compute"]["autocast"],
     script:
         "../scripts/attack.py"

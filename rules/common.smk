@@ -8,7 +8,12 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from snakemake.utils import validate
 
-from satsim.config import check_config, check_imagenet_paths, local_weights
+from satsim.config import (
+    check_config,
+    check_factory_weights,
+    check_imagenet_paths,
+    local_weights,
+)
 from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -31,7 +36,11 @@ def workflow_path(path):
     return Path(workflow.basedir) / given
 
 
-FULL_REGISTRY = load_registry(workflow_path(config["models"]["registry"]))
+FULL_REGISTRY = load_registry(
+    [workflow_path(path) for path in config["models"]["registry"]]
+    if isinstance(config["models"]["registry"], list)
+    else workflow_path(config["models"]["registry"])
+)
 REGISTRY = FULL_REGISTRY
 if config["models"].get("include"):
     REGISTRY = REGISTRY.subset(config["models"]["include"])
@@ -40,6 +49,7 @@ if config["models"].get("exclude"):
     REGISTRY = REGISTRY.subset(name for name in REGISTRY if name not in _excluded)
 MODELS = list(REGISTRY)
 LOCAL_WEIGHTS = local_weights(config["models"], REGISTRY)
+check_factory_weights(config["models"], REGISTRY, LOCAL_WEIGHTS)
 
 COMPONENTS = {name: spec.components for name, spec in REGISTRY.items()}
 FAMILIES = {name: parts["Base architecture"] for name, parts in COMPONENTS.items()}
@@ -73,6 +83,17 @@ if (
 for _student in DISTILLATION.get("students", []):
     REGISTRY.get_spec(_student)
 
+# Params are what a job's numbers depend on: Snakemake reruns a job when one changes.
+# Execution settings (compute.device, compute.batch_size, attack.batch_size) are read by the
+# scripts from the config instead, so that fitting a batch to a GPU never redoes finished work.
+# The native attack draws each image's random start from its own seed (batch-independent);
+# advertorch draws one per batch, so there the batch size changes the numbers.
+ATTACK_SETTINGS = {
+    key: value
+    for key, value in config["attack"].items()
+    if key != "batch_size" or config["attack"]["backend"] == "advertorch"
+}
+
 # GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
 
@@ -85,6 +106,13 @@ wildcard_constraints:
 def model_spec(wildcards):
     """The registry entry of the job's model, as plain data for the script."""
     return REGISTRY[wildcards.model].describe()
+
+
+def factory_file(wildcards):
+    """A factory model's .py file (bring your own architecture): editing it rebuilds the
+    model's weights, and so everything made from them."""
+    target = (REGISTRY[wildcards.model].factory or "").rpartition(":")[0]
+    return [target] if target.endswith(".py") else []
 
 
 def per_model(pattern):

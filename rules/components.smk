@@ -52,7 +52,6 @@ rule shared_components:
     conda:
         "../envs/analysis.yaml"
     params:
-        seed=SEED,
         components=COMPONENTS,
         title_prefix=TITLE_PREFIX,
     script:

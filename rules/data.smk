@@ -33,7 +33,6 @@ else:
             "../envs/torch.yaml"
         threads: 8
         params:
-            seed=SEED,
             imagenet_val=config["data"]["imagenet_val"],
             imagenet_labels=config["data"].get("imagenet_labels"),
             canonical_size=config["data"]["canonical_size"],

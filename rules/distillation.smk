@@ -19,7 +19,6 @@ checkpoint distillation_plan:
     conda:
         "../envs/analysis.yaml"
     params:
-        seed=SEED,
         students=DISTILLATION.get("students", []),
         teachers=DISTILLATION.get("teachers", 3),  # how many, spread over SAT; or names
     script:
@@ -44,7 +43,6 @@ rule distill:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        seed=SEED,
         student_spec=lambda wildcards: REGISTRY.get_spec(wildcards.student).describe(),
         teacher_spec=lambda wildcards: (
             None
@@ -60,7 +58,6 @@ rule distill:
         # Not an output: Snakemake would delete it before a rerun, and it is what resumes one.
         checkpoint=lambda wildcards: f"{RUN}/distillation/checkpoints/"
         f"{wildcards.student}__{wildcards.teacher}__seed{wildcards.seed}.pt",
-        device=config["compute"]["device"],
         autocast=config["compute"]["autocast"],
     script:
         "../scripts/distill.py"
@@ -88,7 +85,6 @@ rule distillation_summary:
     conda:
         "../envs/analysis.yaml"
     params:
-        seed=SEED,
         title_prefix=TITLE_PREFIX,
     script:
         "../scripts/distillation_summary.py"

@@ -6,6 +6,7 @@ if config["models"]["weights"] == "train":
         input:
             train=f"{RUN}/data/train.safetensors",
             eval=f"{RUN}/data/eval.safetensors",
+            factory=factory_file,
         output:
             weights=f"{RUN}/models/{{model}}.safetensors",
             card=f"{RUN}/models/{{model}}.json",
@@ -22,7 +23,6 @@ if config["models"]["weights"] == "train":
             seed=SEED,
             spec=model_spec,
             training=config.get("training"),
-            device=config["compute"]["device"],
         script:
             "../scripts/train_model.py"
 
@@ -35,6 +35,7 @@ else:
             local=lambda wildcards: LOCAL_WEIGHTS.get(wildcards.model, {}).get(
                 "path", []
             ),
+            factory=factory_file,
         output:
             weights=f"{RUN}/models/{{model}}.safetensors",
             card=f"{RUN}/models/{{model}}.json",
@@ -44,7 +45,6 @@ else:
         conda:
             "../envs/torch.yaml"
         params:
-            seed=SEED,
             spec=model_spec,
             local_weights=lambda wildcards: LOCAL_WEIGHTS.get(wildcards.model),
         script:

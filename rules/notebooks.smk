@@ -22,7 +22,5 @@ rule notebook:
         f"{RUN}/logs/notebook/{{notebook}}.log",
     conda:
         "../envs/notebook.yaml"
-    params:
-        seed=SEED,
     script:
         "../scripts/run_notebook.py"

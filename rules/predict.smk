@@ -18,11 +18,8 @@ rule clean_predictions:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        seed=SEED,
         spec=model_spec,
-        device=config["compute"]["device"],
         autocast=config["compute"]["autocast"],
-        batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/clean_predictions.py"
 
@@ -43,7 +40,6 @@ rule accuracy_report:
     conda:
         "../envs/torch.yaml"
     params:
-        seed=SEED,
         models=MODELS,
         published={
             name: {"architecture": spec.architecture, "top1": spec.top1}

@@ -12,7 +12,6 @@ rule fetch_released_matrix:
     conda:
         "../envs/analysis.yaml"
     params:
-        seed=SEED,
         source=config["sat"]["released_matrix"],
     script:
         "../scripts/fetch_released.py"
@@ -34,7 +33,6 @@ if config["sat"]["source"] == "released":
         conda:
             "../envs/analysis.yaml"
         params:
-            seed=SEED,
             models=MODELS,
             known=list(FULL_REGISTRY),
         script:

@@ -28,7 +28,6 @@ if config["sat"]["source"] == "computed":
         conda:
             "../envs/torch.yaml"
         params:
-            seed=SEED,
             models=MODELS,
             eps_s=config["sat"]["eps_s"],
         script:

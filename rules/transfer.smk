@@ -1,4 +1,6 @@
 # Transfer per target model: the target loads once and reads every source's adversarial set.
+# Each (source, target) pair is also stored under transfer_pairs/ (not an output, so Snakemake
+# keeps it when the job reruns): adding a model evaluates only the 2N+1 new pairs.
 
 
 rule transfer:
@@ -21,11 +23,9 @@ rule transfer:
     resources:
         gpu=GPUS_PER_JOB,
     params:
-        seed=SEED,
         spec=model_spec,
         sources=MODELS,
-        device=config["compute"]["device"],
+        pair_dir=lambda wildcards: f"{RUN}/transfer_pairs/{wildcards.model}",
         autocast=config["compute"]["autocast"],
-        batch_size=config["compute"]["batch_size"],
     script:
         "../scripts/transfer.py"

@@ -9,7 +9,7 @@ import torch
 
 from satsim.artifacts import load_tensors, save_tensors
 from satsim.attack import AttackSettings, pgd_attack
-from satsim.model_job import load_model_job
+from satsim.model_job import execution_settings, load_model_job
 from satsim.provenance import check_agreement, check_weights, make_record
 from satsim.scripting import script_session
 
@@ -24,8 +24,11 @@ with script_session(snakemake) as log:
     )
 
     attack_options = dict(params.attack)
-    batch_size = attack_options.pop("batch_size")
+    attack_options.pop("batch_size", None)  # a param only for advertorch (see common.smk)
+    batch_size = execution_settings(snakemake).attack_batch_size
     settings = AttackSettings(**attack_options)
+    # advertorch's random start depends on the batch: then the batch size is part of the attack.
+    batch_dependence = {"batch_size": batch_size} if settings.backend == "advertorch" else {}
     index = torch.nonzero(clean["pred"] == data.labels).flatten()
     result = pgd_attack(
         model,
@@ -47,7 +50,7 @@ with script_session(snakemake) as log:
         model=spec.name,
         weights_sha256=sha,
         data_sha256=data.data_sha256,
-        attack={**settings.describe(), "seed": params.seed},
+        attack={**settings.describe(), "seed": params.seed, **batch_dependence},
         precision=job.precision,
         n_attacked=len(index),
         white_box_success=result.success_rate,

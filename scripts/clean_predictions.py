@@ -6,7 +6,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
 from satsim.artifacts import save_tensors
-from satsim.model_job import load_model_job
+from satsim.model_job import execution_settings, load_model_job
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import make_record
 from satsim.scripting import script_session
@@ -15,7 +15,9 @@ with script_session(snakemake) as log:
     params = snakemake.params
     job = load_model_job(snakemake)
     device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
-    logits = predict_logits(model, data.images, params.batch_size, device, progress=log)
+    logits = predict_logits(
+        model, data.images, execution_settings(snakemake).batch_size, device, progress=log
+    )
     clean_accuracy = accuracy(logits, data.labels)
     print(f"{spec.name}: clean accuracy {clean_accuracy:.4f}")
     record = make_record(

@@ -10,6 +10,7 @@ import torch
 
 from satsim.artifacts import ImageSet, sha256_tensors
 from satsim.atomic import write_json
+from satsim.model_job import execution_settings
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import library_versions
 from satsim.registry import ModelSpec
@@ -20,7 +21,7 @@ from satsim.weights import load_model
 
 with script_session(snakemake) as log:
     params, inputs, wildcards = snakemake.params, snakemake.input, snakemake.wildcards
-    device = select_device(params.device)
+    device = select_device(execution_settings(snakemake).device)
     train, evaluation = ImageSet(inputs.train), ImageSet(inputs.eval)
     seed = int(wildcards.seed)
 

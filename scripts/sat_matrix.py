@@ -48,9 +48,9 @@ with script_session(snakemake):
         )
     for warning in caught:
         print(f"WARNING: {warning.message}")
-    write_csv(outputs.sat, result.sat, float_format="%.6f")
-    write_csv(outputs.transfer_rate, result.transfer_rate, float_format="%.4f")
+    write_csv(outputs.sat, result.sat)
+    write_csv(outputs.transfer_rate, result.transfer_rate)
     write_csv(outputs.n_common, result.n_common)
-    write_csv(outputs.directional_rate, result.directional_rate, float_format="%.4f")
-    write_csv(outputs.pairs, result.pairs, index=False, float_format="%.6f")
+    write_csv(outputs.directional_rate, result.directional_rate)
+    write_csv(outputs.pairs, result.pairs, index=False)
     print(result.sat.round(3).to_string())

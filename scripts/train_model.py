@@ -8,6 +8,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 import torch
 
 from satsim.artifacts import ImageSet
+from satsim.model_job import execution_settings
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import library_versions
 from satsim.registry import ModelSpec
@@ -18,7 +19,7 @@ from satsim.weights import save_weights, write_card
 
 with script_session(snakemake) as log:
     params = snakemake.params
-    device = select_device(params.device)
+    device = select_device(execution_settings(snakemake).device)
     train, evaluation = ImageSet(snakemake.input.train), ImageSet(snakemake.input.eval)
     spec = ModelSpec.from_description(params.spec)
     model = spec.wrap(spec.build(train.num_classes))

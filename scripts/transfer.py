@@ -1,21 +1,22 @@
-"""Snakemake adapter: one target model classifies every source's adversarial set."""
+"""Snakemake adapter: one target model classifies every source's adversarial set, reusing the
+pairs that an earlier run already evaluated with the same weights, attack and data."""
 
 import sys
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import load_tensors, read_provenance, save_tensors
+from satsim.artifacts import read_provenance, save_tensors
 from satsim.atomic import read_json
-from satsim.model_job import load_model_job
-from satsim.predict import predict_classes
+from satsim.model_job import execution_settings, load_model_job
 from satsim.provenance import MUST_AGREE, check_agreement, check_weights, make_record
 from satsim.scripting import script_session
+from satsim.transfer import transfer_pairs
 
 with script_session(snakemake) as log:
     params, inputs = snakemake.params, snakemake.input
     job = load_model_job(snakemake)
-    device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
+    data, spec, sha = job.data, job.spec, job.weights_sha256
     clean_record = read_provenance(inputs.clean)
     check_weights(inputs.clean, clean_record, sha)
 
@@ -28,22 +29,36 @@ with script_session(snakemake) as log:
     for source, path in adversarial.items():
         check_weights(path, records[path], read_json(cards[source])["weights_sha256"])
 
+    def report(pair):
+        fooled = (pair.pred != data.labels[pair.index]).float().mean()
+        print(f"{pair.status} {pair.source} -> {spec.name}: {100 * float(fooled):.2f} % fooled")
+
+    pairs = transfer_pairs(
+        job.model,
+        spec.name,
+        sha,
+        adversarial,
+        params.pair_dir,
+        job.precision,
+        execution_settings(snakemake).batch_size,
+        job.device,
+        progress=log,
+        on_pair=report,
+    )
+    counts = {
+        status: sum(p.status == status for p in pairs.values()) for status in ("computed", "reused")
+    }
+    print(f"{spec.name}: {counts['computed']} pairs computed, {counts['reused']} reused")
     tensors = {}
-    for source, path in adversarial.items():
-        adv, _ = load_tensors(path)
-        tensors[f"pred/{source}"] = predict_classes(
-            model, adv["images"], params.batch_size, device, progress=log, desc=source
-        )
-        tensors[f"index/{source}"] = adv["index"]
-        fooled = (tensors[f"pred/{source}"] != data.labels[adv["index"]]).float().mean()
-        print(f"{source} -> {spec.name}: {100 * float(fooled):.2f} % fooled")
-    attack = records[adversarial[params.sources[0]]]["attack"]
+    for source, pair in pairs.items():
+        tensors[f"pred/{source}"] = pair.pred
+        tensors[f"index/{source}"] = pair.index
     record = make_record(
         kind="transfer",
         model=spec.name,
         weights_sha256=sha,
         data_sha256=data.data_sha256,
-        attack=attack,
+        attack=records[adversarial[params.sources[0]]]["attack"],
         precision=job.precision,
         sources={source: records[path]["weights_sha256"] for source, path in adversarial.items()},
     )

@@ -1,4 +1,5 @@
-"""Shared fixtures: the digits data and one small timm CNN trained on it (seconds on a CPU)."""
+"""Shared fixtures: the digits data, one small timm CNN trained on it (seconds on a CPU), and the
+committed tiny config run once per test session."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 import pytest
 import torch
+from workflow_helpers import TINY_CONFIG, snakemake
 
 from satsim.digits import digits_images, eval_train_split
 from satsim.registry import ModelSpec, load_registry
@@ -51,3 +53,15 @@ def small_cnn(digits):
         kwargs={"channels": [16, 32, 64, 128]},
     )
     return train_small(spec, digits)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory) -> Path:
+    """The working directory of one finished run of ``tests/configs/tiny.yaml`` (3 models).
+
+    Shared by every test of the session: read it, never change it; a test that reruns or edits
+    the run works on its own copy (``workflow_helpers.copy_run``)."""
+    workdir = tmp_path_factory.mktemp("tiny_run")
+    run = snakemake(workdir, "--configfile", str(TINY_CONFIG))
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import shutil
 import subprocess
 import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
@@ -29,3 +31,22 @@ def planned_jobs(run: subprocess.CompletedProcess) -> dict[str, int]:
         if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def copy_run(source: Path, destination: Path) -> Path:
+    """A copy of a finished run's working directory, Snakemake's records and file times
+    included, so that Snakemake sees the copy as finished too."""
+    shutil.copytree(source, destination, symlinks=True, dirs_exist_ok=True)
+    return destination
+
+
+def pair_statuses(run_dir: Path, targets: list[str]) -> dict[str, list[str]]:
+    """``computed`` / ``reused`` -> the pairs (``source -> target``) that the transfer logs of
+    ``targets`` name."""
+    statuses: dict[str, list[str]] = {"computed": [], "reused": []}
+    for log in (run_dir / "logs" / "transfer" / f"{target}.log" for target in targets):
+        for line in log.read_text().splitlines():
+            status, _, rest = line.partition(" ")
+            if status in statuses and " -> " in rest:
+                statuses[status].append(rest.split(":")[0])
+    return statuses

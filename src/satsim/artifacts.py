@@ -12,6 +12,7 @@ import os
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import torch
 from safetensors import safe_open
 from safetensors.torch import save_file
@@ -19,6 +20,9 @@ from safetensors.torch import save_file
 from satsim.atomic import atomic_path
 
 PROVENANCE_KEY = "satsim"
+# The provenance field holding the hash of a file's tensors (names, dtypes, shapes and bytes): a
+# consumer that caches work on a file keys it by this, not by the file's path or time.
+CONTENT_KEY = "tensors_sha256"
 
 
 def save_tensors(
@@ -26,7 +30,8 @@ def save_tensors(
 ) -> None:
     """Atomically save ``tensors`` with ``provenance`` (JSON-serialisable) in the file header."""
     contiguous = {name: t.detach().cpu().contiguous() for name, t in tensors.items()}
-    metadata = {PROVENANCE_KEY: json.dumps(provenance, sort_keys=True)}
+    record = {**provenance, CONTENT_KEY: content_sha256(contiguous)}
+    metadata = {PROVENANCE_KEY: json.dumps(record, sort_keys=True)}
     with atomic_path(path) as tmp:
         save_file(contiguous, str(tmp), metadata=metadata)
 
@@ -50,9 +55,26 @@ def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
     """The provenance record of a satsim safetensors file, without loading its tensors."""
-    with safe_open(str(path), framework="pt") as handle:
-        header = handle.metadata() or {}
-    return json.loads(header.get(PROVENANCE_KEY, "{}"))
+    return json.loads(_open(path, lambda handle: handle.metadata() or {}).get(PROVENANCE_KEY, "{}"))
+
+
+def read_tensor(path: str | os.PathLike, name: str) -> torch.Tensor:
+    """One tensor of a satsim safetensors file, without loading the others."""
+    return _open(path, lambda handle: handle.get_tensor(name))
+
+
+def _open(path: str | os.PathLike, read: Any) -> Any:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
+    try:
+        with safe_open(str(path), framework="pt") as handle:
+            return read(handle)
+    except Exception as error:  # safetensors raises its own error types
+        raise ValueError(
+            f"{path}: not a readable satsim file ({error}); delete it and rerun the rule that "
+            "makes it"
+        ) from error
 
 
 def sha256_tensors(*tensors: torch.Tensor) -> str:
@@ -60,10 +82,61 @@ def sha256_tensors(*tensors: torch.Tensor) -> str:
     the file it is stored in."""
     digest = hashlib.sha256()
     for tensor in tensors:
-        array = tensor.detach().cpu().contiguous().numpy()
-        digest.update(str((array.dtype.str, array.shape)).encode())
-        digest.update(array.tobytes())
+        _update_digest(digest, tensor)
     return digest.hexdigest()
+
+
+def content_sha256(tensors: dict[str, torch.Tensor]) -> str:
+    """Hash of named tensors (in name order): what :data:`CONTENT_KEY` records."""
+    digest = hashlib.sha256()
+    for name in sorted(tensors):
+        digest.update(name.encode() + b"\0")
+        _update_digest(digest, tensors[name])
+    return digest.hexdigest()
+
+
+def _update_digest(digest: Any, tensor: torch.Tensor) -> None:
+    array = tensor.detach().cpu().contiguous().numpy()
+    digest.update(str((array.dtype.str, array.shape)).encode())
+    digest.update(array.reshape(-1).view(np.uint8))  # the bytes, without a copy
+
+
+class RowSlices:
+    """Rows of one tensor in a safetensors file, read on demand: ``len()`` and ``[start:stop]``
+    (a tensor) without loading the rest, so a large adversarial set costs one batch of memory."""
+
+    def __init__(self, handle: Any, name: str, path: Path) -> None:
+        self._slice = handle.get_slice(name)
+        self._shape = tuple(self._slice.get_shape())
+        self.path = path
+
+    def __len__(self) -> int:
+        return self._shape[0]
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self._shape
+
+    def __getitem__(self, rows: slice) -> torch.Tensor:
+        if not isinstance(rows, slice) or rows.step not in (None, 1):
+            raise TypeError("RowSlices reads contiguous row ranges only, e.g. [start:stop]")
+        start, stop, _ = rows.indices(len(self))
+        if stop <= start:
+            return torch.empty((0, *self._shape[1:]), dtype=self[0:1].dtype)
+        return self._slice[start:stop]
+
+
+def open_rows(path: str | os.PathLike, name: str) -> RowSlices:
+    """The tensor ``name`` of a satsim file, readable in row slices (see :class:`RowSlices`)."""
+    path = Path(path)
+    try:
+        handle = safe_open(str(path), framework="pt")
+        return RowSlices(handle, name, path)
+    except Exception as error:  # safetensors raises its own error types
+        raise ValueError(
+            f"{path}: cannot read the tensor {name!r} ({error}); delete the file and rerun the "
+            "rule that makes it"
+        ) from error
 
 
 class ImageSet:
@@ -71,11 +144,18 @@ class ImageSet:
     ``ids`` (N,) int64 stable image ids, and its provenance ``record``."""
 
     def __init__(self, path: str | os.PathLike) -> None:
-        tensors, self.record = load_tensors(path)
         self.path = Path(path)
-        self.images = tensors["images"]
-        self.labels = tensors["labels"]
-        self.ids = tensors["ids"]
+        self.record = read_provenance(path)
+        self.labels = read_tensor(path, "labels")
+        self.ids = read_tensor(path, "ids")
+        self._images: torch.Tensor | None = None
+
+    @property
+    def images(self) -> torch.Tensor:
+        """All images, loaded on first use (a transfer job needs only the labels)."""
+        if self._images is None:
+            self._images = read_tensor(self.path, "images")
+        return self._images
 
     @property
     def num_classes(self) -> int:

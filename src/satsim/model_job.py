@@ -13,6 +13,24 @@ from satsim.runtime import select_device, with_precision
 from satsim.weights import load_model
 
 
+@dataclass(frozen=True)
+class ExecutionSettings:
+    """How a job runs, not what it computes: never a rerun trigger (not in ``params``)."""
+
+    device: str
+    batch_size: int  # clean and transfer evaluation
+    attack_batch_size: int
+
+
+def execution_settings(smk: Any) -> ExecutionSettings:
+    compute, attack = smk.config["compute"], smk.config.get("attack") or {}
+    return ExecutionSettings(
+        device=compute["device"],
+        batch_size=int(compute["batch_size"]),
+        attack_batch_size=int(attack.get("batch_size", compute["batch_size"])),
+    )
+
+
 @dataclass
 class ModelJob:
     """One rule's model: ``model`` reads canonical images (under bf16 autocast if ``precision``
@@ -28,8 +46,9 @@ class ModelJob:
 
 def load_model_job(smk: Any) -> ModelJob:
     """From a Snakemake job with ``input.eval``, ``input.weights``, ``input.card`` and
-    ``params.spec`` / ``params.device`` / ``params.autocast``."""
-    device = select_device(smk.params.device)
+    ``params.spec`` / ``params.autocast``; the device is an execution setting, read from the
+    config (``compute.device``) so that changing it never reruns a finished job."""
+    device = select_device(execution_settings(smk).device)
     data = ImageSet(smk.input.eval)
     spec = ModelSpec.from_description(smk.params.spec)
     model, sha = load_model(spec, smk.input.weights, data.num_classes, smk.input.card)

@@ -1,0 +1,147 @@
+"""Rerun only what changed: pair-level reuse of transfer evaluations (the added model is your
+own architecture, from a file the test writes), and params that are the numbers' causes only (a
+finished tiny run, copied per test)."""
+
+from __future__ import annotations
+
+import textwrap
+from pathlib import Path
+
+import pytest
+import yaml
+from workflow_helpers import (
+    REPO,
+    TINY_CONFIG,
+    copy_run,
+    pair_statuses,
+    planned_jobs,
+    snakemake,
+)
+
+TINY = ["resnet10t", "pit", "gmlp"]
+FOURTH = "my_convnet"
+SAT = "results/tiny/sat/sat.csv"
+
+MY_MODELS = textwrap.dedent(
+    """
+    from torch import nn
+
+
+    def make_convnet(num_classes, width=8):
+        \"\"\"A plain CNN: two 3x3 convolutions, global average pooling, a linear head.\"\"\"
+        return nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width),
+            nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
+        )
+    """
+)
+
+
+@pytest.fixture(scope="module")
+def my_registry(tmp_path_factory) -> Path:
+    """A registry file naming a factory in a .py file beside it, with its 13 components."""
+    folder = tmp_path_factory.mktemp("my_models")
+    (folder / "my_models.py").write_text(MY_MODELS)
+    demo = yaml.safe_load((REPO / "configs" / "models" / "demo.yaml").read_text())["models"]
+    components = {**demo["resnet10t"]["components"], "Stem layer": "3s1", "Pooling (stem)": "No"}
+    entry = {
+        "factory": "my_models.py:make_convnet",
+        "kwargs": {"width": 8},
+        "input_size": 32,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+        "components": components,
+    }
+    path = folder / "my_registry.yaml"
+    path.write_text(yaml.safe_dump({"models": {FOURTH: entry}}))
+    return path
+
+
+def models_override(models: list[str], extra_registry: Path) -> str:
+    return (
+        f"models={{registry: [configs/models/demo.yaml, {extra_registry}], "
+        f"include: [{', '.join(models)}]}}"
+    )
+
+
+@pytest.fixture(scope="module")
+def four_model_run(tiny_run, my_registry, tmp_path_factory):
+    """The tiny run with a fourth model, your own architecture, added on the command line."""
+    workdir = copy_run(tiny_run, tmp_path_factory.mktemp("added"))
+    add = models_override([*TINY, FOURTH], my_registry)
+    run = snakemake(workdir, "--configfile", str(TINY_CONFIG), "--config", add, "--", SAT)
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir
+
+
+@pytest.mark.slow
+def test_adding_a_model_computes_only_the_new_pairs(four_model_run):
+    statuses = pair_statuses(four_model_run / "results" / "tiny", [*TINY, FOURTH])
+    # 2N + 1 = 7 new pairs: the new target on every set, every target on the new set.
+    expected_new = {f"{source} -> {FOURTH}" for source in [*TINY, FOURTH]}
+    expected_new |= {f"{FOURTH} -> {target}" for target in TINY}
+    assert sorted(statuses["computed"]) == sorted(expected_new)
+    assert len(statuses["reused"]) == 9
+    assert not set(statuses["reused"]) & expected_new
+
+
+@pytest.mark.slow
+def test_added_model_matrix_equals_a_from_scratch_run(four_model_run, my_registry, tmp_path):
+    add = models_override([*TINY, FOURTH], my_registry)
+    scratch = snakemake(tmp_path, "--configfile", str(TINY_CONFIG), "--config", add, "--", SAT)
+    assert scratch.returncode == 0, scratch.stderr[-3000:]
+    for name in ("sat.csv", "transfer_rate.csv", "n_common.csv", "pairs.csv"):
+        added = (four_model_run / "results" / "tiny" / "sat" / name).read_bytes()
+        assert added == (tmp_path / "results" / "tiny" / "sat" / name).read_bytes(), name
+
+
+@pytest.mark.slow
+def test_excluding_a_model_again_computes_no_pair(four_model_run, tiny_run, tmp_path):
+    workdir = copy_run(four_model_run, tmp_path / "excluded")
+    run = snakemake(workdir, "--configfile", str(TINY_CONFIG), "--", SAT)
+    assert run.returncode == 0, run.stderr[-3000:]
+    statuses = pair_statuses(workdir / "results" / "tiny", TINY)
+    assert statuses["computed"] == [] and len(statuses["reused"]) == 9
+    original = (tiny_run / "results" / "tiny" / "sat" / "sat.csv").read_bytes()
+    assert (workdir / "results" / "tiny" / "sat" / "sat.csv").read_bytes() == original
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "override",
+    [
+        "attack={batch_size: 7}",
+        "compute={batch_size: 13}",
+        "compute={device: auto}",  # the CPU here: a device choice, not a new result
+    ],
+)
+def test_execution_settings_plan_no_job(tiny_run, override):
+    plan = snakemake(tiny_run, "--configfile", str(TINY_CONFIG), "--config", override, "-n")
+    assert plan.returncode == 0, plan.stderr[-3000:]
+    assert "Nothing to be done" in plan.stdout + plan.stderr, planned_jobs(plan)
+
+
+@pytest.mark.slow
+def test_a_new_attack_budget_plans_attacks_and_what_follows_only(tiny_run):
+    plan = planned_jobs(
+        snakemake(
+            tiny_run,
+            "--configfile",
+            str(TINY_CONFIG),
+            "--config",
+            "attack={epsilon_255ths: 30}",
+            "-n",
+        )
+    )
+    assert plan["attack"] == 3 and plan["transfer"] == 3 and plan["sat_matrix"] == 1, plan
+    assert not {"prepare_digits", "train_model", "clean_predictions", "accuracy_report"} & set(plan)
+
+
+@pytest.mark.slow
+def test_a_new_seed_reruns_the_seeded_rules_and_their_consumers(tiny_run):
+    plan = planned_jobs(
+        snakemake(tiny_run, "--configfile", str(TINY_CONFIG), "--config", "seed=1", "-n")
+    )
+    # A new split, new models, new attacks: everything downstream; nothing is skipped.
+    assert plan["prepare_digits"] == 1 and plan["train_model"] == 3 and plan["attack"] == 3, plan
