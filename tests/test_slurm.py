@@ -1,0 +1,118 @@
+"""profiles/slurm on a real Slurm: the tiny workflow run with ``--executor slurm`` on a
+single-node cluster started for the test (tests/slurm_cluster.py) gives a SAT matrix
+byte-identical to a local run's.
+
+Needs root and Debian's ``slurm-wlm`` and ``munge`` (.ci/run installs them); without them the
+test is skipped with the reason, except under CI=true, where it fails instead."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import time
+from concurrent.futures import ThreadPoolExecutor
+from types import SimpleNamespace
+
+import pytest
+import slurm_cluster
+from workflow_helpers import REPO, snakemake
+
+TINY = REPO / "tests" / "configs" / "tiny.yaml"
+PROFILE = REPO / "profiles" / "slurm"
+TARGET = "results/tiny/sat/sat.csv"
+# No slurmdbd, so no sacct: squeue reports job states (MinJobAge in tests/slurm/slurm.conf keeps
+# finished jobs listed), and a 1 s first status check keeps each DAG level short.
+TEST_CLUSTER_ARGS = (
+    "--slurm-status-command",
+    "squeue",
+    "--slurm-init-seconds-before-status-checks",
+    "1",
+)
+
+
+def _output(run: subprocess.CompletedProcess) -> str:
+    return run.stdout + run.stderr
+
+
+@pytest.fixture(scope="module")
+def slurm():
+    reason = slurm_cluster.unavailable_reason()
+    if reason:
+        if os.environ.get("CI") == "true":
+            pytest.fail(f"CI=true, but no Slurm test cluster can be started: {reason}")
+        pytest.skip(f"no Slurm test cluster: {reason}")
+    started = time.monotonic()
+    slurm_cluster.start()
+    print(f"Slurm test cluster up in {time.monotonic() - started:.1f} s ({slurm_cluster.STATE})")
+    yield slurm_cluster
+    slurm_cluster.stop()
+
+
+@pytest.mark.slow
+def test_slurm_run_matches_local_run(slurm, tmp_path):
+    local, cluster = tmp_path / "local", tmp_path / "slurm"
+    local.mkdir()
+    cluster.mkdir()
+
+    # The local run works while the Slurm run mostly waits for its status checks.
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        local_run = pool.submit(snakemake, local, TARGET, "--configfile", str(TINY))
+        run = snakemake(
+            cluster,
+            TARGET,
+            "--configfile",
+            str(TINY),
+            "--profile",
+            str(PROFILE),
+            *TEST_CLUSTER_ARGS,
+            "--verbose",  # prints each sbatch call
+            timeout=1500,
+        )
+        local_run = local_run.result()
+    assert local_run.returncode == 0, _output(local_run)[-4000:]
+    output = _output(run)
+    assert run.returncode == 0, output[-6000:] + "\n" + slurm.logs()
+
+    # Every job went through sbatch, each with the profile's runtime and memory, and none asked
+    # for a GPU: the tiny config runs on the CPU (gpu=0).
+    planned = int(re.search(r"^total\s+(\d+)$", output, re.MULTILINE).group(1))
+    calls = re.findall(r"^sbatch call: (.*)$", output, re.MULTILINE)
+    assert len(calls) == planned == len(re.findall(r"submitted with SLURM jobid", output))
+    for call in calls:
+        assert re.search(r" -t \d+ ", call) and re.search(r" --mem \d+ ", call), call
+        assert "--gpus" not in call and "--gres" not in call, call
+
+    assert (cluster / TARGET).read_bytes() == (local / TARGET).read_bytes()
+
+
+def test_gpu_resource_becomes_gpus_only_when_positive():
+    """The executor plugin's mapping the profile relies on: ``gpu`` > 0 -> ``--gpus``, gpu=0
+    (compute.device: cpu) -> no GPU request at all."""
+    from snakemake_executor_plugin_slurm.utils import set_gres_string
+
+    def job(**resources):
+        return SimpleNamespace(resources=SimpleNamespace(get=resources.get, **resources))
+
+    assert set_gres_string(job(gpu=1)).strip() == "--gpus=1"
+    assert set_gres_string(job(gpu=2, gpu_model="a100")).strip() == "--gpus=a100:2"
+    assert set_gres_string(job(gpu=0)) == ""
+
+
+def test_profile_lists_every_gpu_rule():
+    """Each rule that declares the ``gpu`` resource gets a runtime and memory in the profile."""
+    import yaml
+
+    profile = yaml.safe_load((PROFILE / "config.yaml").read_text())
+    gpu_rules = set()
+    for path in sorted((REPO / "rules").glob("*.smk")):
+        rule = None
+        for line in path.read_text().splitlines():
+            if match := re.match(r"\s*rule (\w+):", line):
+                rule = match.group(1)
+            elif re.match(r"\s*gpu=", line) and rule:
+                gpu_rules.add(rule)
+    assert gpu_rules >= {"train_model", "clean_predictions", "attack", "transfer", "distill"}
+    for rule in gpu_rules:
+        assert {"runtime", "mem_mb"} <= set(profile["set-resources"].get(rule, {})), rule
+    assert profile["executor"] == "slurm"
