@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
+import struct
 from pathlib import Path
 from typing import Any
 
@@ -101,38 +103,72 @@ def _update_digest(digest: Any, tensor: torch.Tensor) -> None:
     digest.update(array.reshape(-1).view(np.uint8))  # the bytes, without a copy
 
 
+# safetensors dtype codes -> torch dtypes (the format's spec, for reading rows without mmap).
+_SAFETENSORS_DTYPES = {
+    "BOOL": torch.bool,
+    "U8": torch.uint8,
+    "I8": torch.int8,
+    "I16": torch.int16,
+    "I32": torch.int32,
+    "I64": torch.int64,
+    "F16": torch.float16,
+    "BF16": torch.bfloat16,
+    "F32": torch.float32,
+    "F64": torch.float64,
+}
+
+
 class RowSlices:
     """Rows of one tensor in a safetensors file, read on demand: ``len()`` and ``[start:stop]``
-    (a tensor) without loading the rest, so a large adversarial set costs one batch of memory."""
+    (a tensor) without loading the rest.
 
-    def __init__(self, handle: Any, name: str, path: Path) -> None:
-        self._slice = handle.get_slice(name)
-        self._shape = tuple(self._slice.get_shape())
-        self.path = path
+    Rows are read with plain positioned reads, not a memory map: pages of a mapped file count
+    towards the process's resident memory once touched, so a mapped 0.8 GB adversarial set would
+    still cost 0.8 GB by the end of the job. Here a batch costs one batch."""
+
+    def __init__(self, path: str | os.PathLike, name: str) -> None:
+        self.path = Path(path)
+        with open(self.path, "rb") as handle:
+            (header_bytes,) = struct.unpack("<Q", handle.read(8))
+            header = json.loads(handle.read(header_bytes))
+        if name not in header:
+            raise KeyError(f"{self.path}: has no tensor {name!r}")
+        entry = header[name]
+        self.dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
+        self.shape = tuple(entry["shape"])
+        begin, _ = entry["data_offsets"]
+        self._offset = 8 + header_bytes + begin
+        row_items = math.prod(self.shape[1:])
+        self._row_bytes = row_items * torch.empty((), dtype=self.dtype).element_size()
 
     def __len__(self) -> int:
-        return self._shape[0]
-
-    @property
-    def shape(self) -> tuple[int, ...]:
-        return self._shape
+        return self.shape[0]
 
     def __getitem__(self, rows: slice) -> torch.Tensor:
         if not isinstance(rows, slice) or rows.step not in (None, 1):
             raise TypeError("RowSlices reads contiguous row ranges only, e.g. [start:stop]")
         start, stop, _ = rows.indices(len(self))
-        if stop <= start:
-            return torch.empty((0, *self._shape[1:]), dtype=self[0:1].dtype)
-        return self._slice[start:stop]
+        count = max(0, stop - start)
+        buffer = bytearray(count * self._row_bytes)
+        with open(self.path, "rb", buffering=0) as handle:
+            handle.seek(self._offset + start * self._row_bytes)
+            if handle.readinto(buffer) != len(buffer):
+                raise ValueError(
+                    f"{self.path}: truncated; delete it and rerun the rule that makes it"
+                )
+        if count == 0:
+            return torch.empty((0, *self.shape[1:]), dtype=self.dtype)
+        return torch.frombuffer(buffer, dtype=self.dtype).reshape(count, *self.shape[1:])
 
 
 def open_rows(path: str | os.PathLike, name: str) -> RowSlices:
     """The tensor ``name`` of a satsim file, readable in row slices (see :class:`RowSlices`)."""
     path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: file not found")
     try:
-        handle = safe_open(str(path), framework="pt")
-        return RowSlices(handle, name, path)
-    except Exception as error:  # safetensors raises its own error types
+        return RowSlices(path, name)
+    except (OSError, ValueError, KeyError, struct.error) as error:
         raise ValueError(
             f"{path}: cannot read the tensor {name!r} ({error}); delete the file and rerun the "
             "rule that makes it"
