@@ -12,7 +12,9 @@ from pathlib import Path
 import pytest
 import torch
 import yaml
+from fake_imagenet import make_fake_imagenet
 from safetensors.torch import save_file
+from workflow_helpers import planned_jobs, snakemake
 
 from satsim.config import load_schema
 from satsim.registry import FactoryError, ModelSpec, factory_module_name, load_registry
@@ -292,3 +294,31 @@ def test_the_config_schema_takes_one_registry_or_a_list():
     for registry in [[], [3], 3]:
         with pytest.raises(jsonschema.ValidationError):
             jsonschema.validate({"registry": registry, "weights": "pretrained"}, schema)
+
+
+def test_readme_command_puts_your_architecture_among_the_papers_69(tmp_path, my_registry):
+    """The README's "Where does my architecture sit" command (less --use-conda: no conda in
+    the tests), as a dry run on a fake ImageNet:
+    70 models planned; without local weights for it, the run stops before any job."""
+    spec = load_registry(my_registry)["tiny"]
+    save_file(
+        {k: v.contiguous() for k, v in spec.build().state_dict().items()},
+        str(tmp_path / "tiny.safetensors"),
+    )
+    imagenet = tmp_path / "imagenet" / "val"
+    make_fake_imagenet(imagenet, 3, "synset_folders")
+    models = (
+        f"models={{registry: [configs/models/paper.yaml, {my_registry}], "
+        f"local_weights: {{tiny: {tmp_path / 'tiny.safetensors'}}}}}"
+    )
+    data = f"data={{imagenet_val: {imagenet}}}"
+    paper = ("--configfile", str(REPO / "config.yaml"))  # what the repository root would read
+    plan = snakemake(tmp_path, "-n", *paper, "--config", data, models)
+    assert plan.returncode == 0, plan.stdout[-3000:] + plan.stderr[-3000:]
+    counts = planned_jobs(plan)
+    assert counts["fetch_weights"] == counts["attack"] == counts["transfer"] == 70, counts
+
+    mine = models.split(", local_weights")[0] + "}"
+    without = snakemake(tmp_path, "-n", *paper, "--config", data, mine)
+    assert without.returncode != 0
+    assert "models.local_weights.tiny" in without.stdout + without.stderr

@@ -15,7 +15,7 @@ from fake_imagenet import SUBSET, make_fake_imagenet, make_fake_train, write_lab
 from safetensors.torch import save_file
 from synthetic_sat import planted_sat, write_release_csv
 from test_registry import PAPER
-from workflow_helpers import REPO, snakemake
+from workflow_helpers import REPO, planned_jobs, snakemake
 
 from satsim.artifacts import ImageSet, read_provenance
 from satsim.atomic import read_json, sha256_file
@@ -126,6 +126,18 @@ def test_whole_paper_dag_runs_offline_on_local_weights_and_fake_imagenet(paper_r
     comparison = pd.read_csv(out / "analysis" / "released_comparison.csv")
     assert comparison["n_models"].item() == len(MODELS)
     assert not list(out.rglob("*.tmp"))
+
+
+@pytest.mark.slow
+def test_a_new_seed_or_batch_size_refetches_no_weights_and_redoes_no_clean_prediction(paper_run):
+    config = str(paper_run / "mini.yaml")
+    same = snakemake(paper_run, "--configfile", config, "--config", "compute={batch_size: 3}", "-n")
+    assert "Nothing to be done" in same.stdout + same.stderr
+    plan = planned_jobs(snakemake(paper_run, "--configfile", config, "--config", "seed=1", "-n"))
+    # The seed draws the attacks' random starts and the distillation subset; weights, the
+    # evaluation images and clean predictions do not depend on it.
+    assert plan["attack"] == len(MODELS) and plan["prepare_imagenet_train"] == 1, plan
+    assert not {"fetch_weights", "prepare_imagenet", "clean_predictions"} & set(plan), plan
 
 
 @pytest.mark.slow

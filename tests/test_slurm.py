@@ -11,7 +11,6 @@ import os
 import re
 import subprocess
 import time
-from concurrent.futures import ThreadPoolExecutor
 from types import SimpleNamespace
 
 import pytest
@@ -50,27 +49,21 @@ def slurm():
 
 
 @pytest.mark.slow
-def test_slurm_run_matches_local_run(slurm, tmp_path):
-    local, cluster = tmp_path / "local", tmp_path / "slurm"
-    local.mkdir()
+def test_slurm_run_matches_local_run(slurm, tiny_run, tmp_path):
+    """``tiny_run`` is the session's local run of the same config (tests/conftest.py)."""
+    cluster = tmp_path / "slurm"
     cluster.mkdir()
-
-    # The local run works while the Slurm run mostly waits for its status checks.
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        local_run = pool.submit(snakemake, local, TARGET, "--configfile", str(TINY))
-        run = snakemake(
-            cluster,
-            TARGET,
-            "--configfile",
-            str(TINY),
-            "--profile",
-            str(PROFILE),
-            *TEST_CLUSTER_ARGS,
-            "--verbose",  # prints each sbatch call
-            timeout=1500,
-        )
-        local_run = local_run.result()
-    assert local_run.returncode == 0, _output(local_run)[-4000:]
+    run = snakemake(
+        cluster,
+        TARGET,
+        "--configfile",
+        str(TINY),
+        "--profile",
+        str(PROFILE),
+        *TEST_CLUSTER_ARGS,
+        "--verbose",  # prints each sbatch call
+        timeout=1500,
+    )
     output = _output(run)
     assert run.returncode == 0, output[-6000:] + "\n" + slurm.logs()
 
@@ -83,7 +76,7 @@ def test_slurm_run_matches_local_run(slurm, tmp_path):
         assert re.search(r" -t \d+ ", call) and re.search(r" --mem \d+ ", call), call
         assert "--gpus" not in call and "--gres" not in call, call
 
-    assert (cluster / TARGET).read_bytes() == (local / TARGET).read_bytes()
+    assert (cluster / TARGET).read_bytes() == (tiny_run / TARGET).read_bytes()
 
 
 def test_gpu_resource_becomes_gpus_only_when_positive():
