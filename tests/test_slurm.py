@@ -15,7 +15,7 @@ from types import SimpleNamespace
 
 import pytest
 import slurm_cluster
-from workflow_helpers import REPO, snakemake
+from workflow_helpers import REPO, planned_jobs, snakemake
 
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
 PROFILE = REPO / "profiles" / "slurm"
@@ -109,3 +109,25 @@ def test_profile_lists_every_gpu_rule():
     for rule in gpu_rules:
         assert {"runtime", "mem_mb"} <= set(profile["set-resources"].get(rule, {})), rule
     assert profile["executor"] == "slurm"
+
+
+def test_readme_slurm_commands_plan_the_paper_dag(tmp_path):
+    """The README's two cluster commands, as dry runs on a fake ImageNet (no Slurm needed):
+    the weights first where the network is, then the whole DAG through the profile."""
+    from fake_imagenet import make_fake_imagenet
+
+    imagenet = tmp_path / "imagenet" / "val"
+    make_fake_imagenet(imagenet, 3, "synset_folders")
+    paper = (
+        "--configfile",
+        str(REPO / "config.yaml"),
+        "--config",
+        f"data={{imagenet_val: {imagenet}}}",
+    )
+    weights = snakemake(tmp_path, "-n", "--until", "fetch_weights", *paper)
+    assert weights.returncode == 0, _output(weights)[-3000:]
+    assert set(planned_jobs(weights)) == {"fetch_weights"}
+    run = snakemake(tmp_path, "-n", "--profile", str(PROFILE), *paper)
+    assert run.returncode == 0, _output(run)[-3000:]
+    counts = planned_jobs(run)
+    assert counts["attack"] == counts["transfer"] == 69, counts

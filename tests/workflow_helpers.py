@@ -28,7 +28,12 @@ def planned_jobs(run: subprocess.CompletedProcess) -> dict[str, int]:
     counts = {}
     for line in (run.stdout + run.stderr).splitlines():
         parts = line.split()
-        if len(parts) == 2 and parts[1].isdigit() and parts[0] not in ("total", "job"):
+        if (
+            len(parts) == 2
+            and parts[1].isdigit()
+            and parts[0].isidentifier()
+            and parts[0] != "total"
+        ):
             counts[parts[0]] = int(parts[1])
     return counts
 
