@@ -1,5 +1,6 @@
-"""The whole DAG, through the real ``snakemake`` command, on a tiny config: 3 demo models,
-96 eval images, 2 training epochs, 2 PGD steps."""
+"""The whole DAG, through the real ``snakemake`` command, on the committed tiny config
+(tests/configs/tiny.yaml: 3 demo models, 96 eval images, 2 training epochs, 2 PGD steps), run once
+per session (``tiny_run``); tests that change a run work on a copy."""
 
 from __future__ import annotations
 
@@ -8,49 +9,36 @@ import os
 import signal
 import subprocess
 import time
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
 import pytest
 import torch
-import yaml
 from synthetic_sat import write_release_csv
-from workflow_helpers import REPO, SNAKEMAKE, planned_jobs, snakemake
+from workflow_helpers import REPO, SNAKEMAKE, TINY_CONFIG, copy_run, planned_jobs, snakemake
 
 from satsim.artifacts import load_tensors, read_provenance, save_tensors
 
 TINY_MODELS = ["resnet10t", "pit", "gmlp"]
 
 
-def tiny_config(workdir: Path) -> Path:
-    config = yaml.safe_load((REPO / "configs" / "demo.yaml").read_text())
-    config.update(run_name="tiny", figures_dir="results/tiny/figures")
-    config["data"]["eval_size"] = 96
-    config["models"].update(registry=str(REPO / "configs/models/demo.yaml"), include=TINY_MODELS)
-    config["training"]["epochs"] = 2
-    config["attack"].update(steps=2, batch_size=40)
-    config["analysis"].update(n_clusters=2, tsne_perplexity=1)
-    config["ensembles"].update(bootstrap=50, k_samples=5, k=[2])
-    config["distillation"].update(students=["resnet10t"], teachers=1, seeds=[1])
-    config["distillation"]["training"]["epochs"] = 3
-    path = workdir / "tiny.yaml"
-    path.write_text(yaml.safe_dump(config))
-    return path
+CONFIG = str(TINY_CONFIG)
+# Distillation on top of the finished tiny run: one student, one teacher, one seed, 3 epochs.
+DISTILL = "distillation={students: [resnet10t], teachers: 1, seeds: [1], training: {epochs: 3}}"
 
 
 @pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    workdir = tmp_path_factory.mktemp("tiny")
-    config = tiny_config(workdir)
-    run = snakemake(workdir, "--configfile", str(config))
+def distilled_run(tiny_run, tmp_path_factory):
+    """A copy of the tiny run with the distillation experiment (fig6) added."""
+    workdir = copy_run(tiny_run, tmp_path_factory.mktemp("distilled"))
+    run = snakemake(workdir, "--configfile", CONFIG, "--config", DISTILL)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return workdir, config
+    return workdir
 
 
 @pytest.mark.slow
 def test_tiny_run_produces_every_output(tiny_run):
-    workdir, _ = tiny_run
+    workdir = tiny_run
     out = workdir / "results" / "tiny"
     sat = pd.read_csv(out / "sat" / "sat.csv", index_col=0)
     assert list(sat.index) == TINY_MODELS and list(sat.columns) == TINY_MODELS
@@ -75,8 +63,8 @@ def test_tiny_run_produces_every_output(tiny_run):
 
 
 @pytest.mark.slow
-def test_rerun_resumes_from_what_is_done(tiny_run):
-    workdir, config = tiny_run
+def test_rerun_resumes_from_what_is_done(tiny_run, tmp_path):
+    workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     again = snakemake(workdir, "--configfile", str(config), "-n")
     assert again.returncode == 0
     assert "Nothing to be done" in again.stdout + again.stderr
@@ -92,7 +80,7 @@ def test_rerun_resumes_from_what_is_done(tiny_run):
 
 @pytest.mark.slow
 def test_same_seed_same_bytes(tiny_run, tmp_path):
-    workdir, config = tiny_run
+    workdir, config = tiny_run, CONFIG
     rerun = snakemake(tmp_path, "--configfile", str(config), "--until", "attack")
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     for relative in (
@@ -106,10 +94,8 @@ def test_same_seed_same_bytes(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run):
-    workdir, config = tiny_run
-    complete = snakemake(workdir, "--configfile", str(config))  # an earlier test removed files
-    assert complete.returncode == 0, complete.stderr[-3000:]
+def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run, tmp_path):
+    workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     out = workdir / "results" / "tiny"
     for name in ("fig3", "fig4"):
         assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
@@ -128,8 +114,8 @@ def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run)
 
 
 @pytest.mark.slow
-def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run):
-    workdir, config = tiny_run
+def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run, tmp_path):
+    workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     ours = pd.read_csv(workdir / "results" / "tiny" / "sat" / "sat.csv", index_col=0)
     released = write_release_csv(np.log(np.exp(ours) * 0.5 + 0.5), workdir / "released.csv")
     run = snakemake(
@@ -149,8 +135,8 @@ def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run):
 
 
 @pytest.mark.slow
-def test_tiny_run_has_ensembles_and_distillation(tiny_run):
-    workdir, _ = tiny_run
+def test_tiny_run_has_ensembles_and_distillation(distilled_run):
+    workdir = distilled_run
     out = workdir / "results" / "tiny"
     for name in ("fig5", "fig6"):
         assert (out / "figures" / f"{name}.pdf").stat().st_size > 1000
@@ -160,10 +146,10 @@ def test_tiny_run_has_ensembles_and_distillation(tiny_run):
 
 
 @pytest.mark.slow
-def test_a_killed_distillation_job_resumes_from_its_last_epoch(tiny_run):
+def test_a_killed_distillation_job_resumes_from_its_last_epoch(distilled_run, tmp_path):
     """Kill the whole Snakemake run after the first epoch's checkpoint; the rerun resumes there
     and ends with the same student as the uninterrupted run."""
-    workdir, config = tiny_run
+    workdir, config = copy_run(distilled_run, tmp_path), CONFIG
     out = workdir / "results" / "tiny"
     result = next(
         p
@@ -176,7 +162,7 @@ def test_a_killed_distillation_job_resumes_from_its_last_epoch(tiny_run):
     checkpoint = out / "distillation" / "checkpoints" / f"resnet10t__{teacher}__seed1.pt"
     target = str(result.relative_to(workdir))
     command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "1"]
-    command += ["--configfile", str(config), "--", target]
+    command += ["--configfile", str(config), "--config", DISTILL, "--", target]
     process = subprocess.Popen(
         command,
         cwd=workdir,
@@ -194,7 +180,7 @@ def test_a_killed_distillation_job_resumes_from_its_last_epoch(tiny_run):
     assert 1 <= done < 3 and not result.exists()
 
     assert snakemake(workdir, "--configfile", str(config), "--unlock").returncode == 0
-    rerun = snakemake(workdir, "--configfile", str(config), "--", target)
+    rerun = snakemake(workdir, "--configfile", str(config), "--config", DISTILL, "--", target)
     assert rerun.returncode == 0, rerun.stderr[-3000:]
     log = (out / "logs" / "distill" / "resnet10t" / teacher / "seed1.log").read_text()
     assert f"after epoch {done}" in log
@@ -205,9 +191,8 @@ def test_a_killed_distillation_job_resumes_from_its_last_epoch(tiny_run):
 
 
 @pytest.mark.slow
-def test_transfer_refuses_an_adversarial_set_from_another_attack(tiny_run):
-    """Runs last: it leaves the tiny run with a mismatched file."""
-    workdir, config = tiny_run
+def test_transfer_refuses_an_adversarial_set_from_another_attack(tiny_run, tmp_path):
+    workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     path = workdir / "results" / "tiny" / "adversarial" / "pit.safetensors"
     tensors, record = load_tensors(path)
     record["attack"]["steps"] = 7  # as if pit had been attacked by another config
