@@ -54,6 +54,13 @@ def test_command_line_strings_become_numbers_where_the_schema_wants_them():
     with pytest.raises(ConfigError, match="attack.epsilon_255ths"):
         check_config(config, SCHEMA)
     assert config["attack"]["steps"] == 3 and config["attack"]["random_start"] is False
+    # List items, and a number that is one alternative of a oneOf (teachers: a count or names).
+    config["attack"]["epsilon_255ths"] = "8"
+    config["distillation"].update(seeds=["1", "2"], teachers="2")
+    config["models"]["include"] = ["resnet10t", "pit"]
+    check_config(config, SCHEMA)
+    assert config["distillation"]["seeds"] == [1, 2] and config["distillation"]["teachers"] == 2
+    assert config["models"]["include"] == ["resnet10t", "pit"]
     # A key that may be a string or null stays as given.
     paper = copy.deepcopy(load("config.yaml"))
     paper["data"]["imagenet_val"] = "/data/imagenet/val"

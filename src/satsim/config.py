@@ -47,20 +47,37 @@ _SCALAR_TYPES = {"integer": int, "number": (int, float), "boolean": bool}
 def coerce_command_line_values(config: dict[str, Any], schema: dict[str, Any]) -> None:
     """Turn strings into the numbers or booleans the schema asks for, in place.
 
-    ``snakemake --config attack='{steps: 3}'`` hands nested values over as strings ("3"); read
-    them as YAML where the schema wants a number or a boolean. Anything else is left for the
-    validator to report.
+    ``snakemake --config attack='{steps: 3}'`` hands nested values over as strings ("3"), list
+    items too (``seeds: [1, 2]``); read them as YAML where the schema wants a number or a boolean
+    (also as one alternative of a ``oneOf``). Anything else is left for the validator to report.
     """
     for key, subschema in schema.get("properties", {}).items():
-        if key not in config:
-            continue
-        value = config[key]
-        if isinstance(value, dict):
-            coerce_command_line_values(value, subschema)
-        elif isinstance(value, str) and str(subschema.get("type")) in _SCALAR_TYPES:
+        if key in config:
+            config[key] = _coerced(config[key], subschema)
+
+
+def _type_names(schema: dict[str, Any]) -> list[str]:
+    names = schema.get("type", [])
+    return [names] if isinstance(names, str) else list(names)
+
+
+def _coerced(value: Any, schema: dict[str, Any]) -> Any:
+    if isinstance(value, dict):
+        coerce_command_line_values(value, schema)
+        return value
+    alternatives = [schema, *schema.get("oneOf", []), *schema.get("anyOf", [])]
+    if isinstance(value, list):
+        items = next((alt["items"] for alt in alternatives if "items" in alt), None)
+        return [_coerced(item, items) for item in value] if items else value
+    if isinstance(value, str):
+        names = [name for alt in alternatives for name in _type_names(alt)]
+        wanted = [_SCALAR_TYPES[name] for name in names if name in _SCALAR_TYPES]
+        if wanted:
             parsed = yaml.safe_load(value)
-            if isinstance(parsed, _SCALAR_TYPES[subschema["type"]]):
-                config[key] = parsed
+            bool_unwanted = isinstance(parsed, bool) and bool not in wanted
+            if not bool_unwanted and any(isinstance(parsed, kind) for kind in wanted):
+                return parsed
+    return value
 
 
 def check_config(config: dict[str, Any], schema_path: str | Path) -> None:
