@@ -35,7 +35,7 @@ with script_session(snakemake) as log:
 
     pairs = transfer_pairs(
         job.model,
-        spec.name,
+        spec.identity(),
         sha,
         adversarial,
         params.pair_dir,

@@ -50,6 +50,10 @@ TINY_MODELS = textwrap.dedent(
         return TinyNet(num_classes, width)
 
 
+    def make_strict_net(num_classes, width=4):
+        return TinyNet(num_classes, width)
+
+
     def not_a_module(num_classes=1000):
         return "a string"
 
@@ -296,20 +300,26 @@ def test_the_config_schema_takes_one_registry_or_a_list():
             jsonschema.validate({"registry": registry, "weights": "pretrained"}, schema)
 
 
-def test_readme_command_puts_your_architecture_among_the_papers_69(tmp_path, my_registry):
+def test_readme_command_puts_your_architecture_among_the_papers_69(
+    tmp_path, my_registry, components
+):
     """The README's "Where does my architecture sit" command (less --use-conda: no conda in
-    the tests), as a dry run on a fake ImageNet:
-    70 models planned; without local weights for it, the run stops before any job."""
-    spec = load_registry(my_registry)["tiny"]
-    save_file(
-        {k: v.contiguous() for k, v in spec.build().state_dict().items()},
-        str(tmp_path / "tiny.safetensors"),
+    the tests) on a fake ImageNet: 70 models planned, and the weights job of your model runs for
+    real (its factory, like the README's, takes num_classes without a default). Without local
+    weights for it, the run stops before any job."""
+    registry = write_registry(
+        tmp_path / "strict_models.yaml",
+        {"strict": {"factory": "tiny_models.py:make_strict_net", "kwargs": {"width": 4}}},
+        components,
     )
+    spec = load_registry(registry)["strict"]
+    weights = tmp_path / "strict.safetensors"
+    save_file({k: v.contiguous() for k, v in spec.build(1000).state_dict().items()}, str(weights))
     imagenet = tmp_path / "imagenet" / "val"
     make_fake_imagenet(imagenet, 3, "synset_folders")
     models = (
-        f"models={{registry: [configs/models/paper.yaml, {my_registry}], "
-        f"local_weights: {{tiny: {tmp_path / 'tiny.safetensors'}}}}}"
+        f"models={{registry: [configs/models/paper.yaml, {registry}], "
+        f"local_weights: {{strict: {weights}}}}}"
     )
     data = f"data={{imagenet_val: {imagenet}}}"
     paper = ("--configfile", str(REPO / "config.yaml"))  # what the repository root would read
@@ -318,7 +328,15 @@ def test_readme_command_puts_your_architecture_among_the_papers_69(tmp_path, my_
     counts = planned_jobs(plan)
     assert counts["fetch_weights"] == counts["attack"] == counts["transfer"] == 70, counts
 
+    fetched = snakemake(tmp_path, *paper, "--config", data, models, "--", WEIGHTS_OF_STRICT)
+    assert fetched.returncode == 0, fetched.stdout[-3000:] + fetched.stderr[-3000:]
+    card = json.loads((tmp_path / WEIGHTS_OF_STRICT).with_suffix(".json").read_text())
+    assert card["source"] == "local file" and card["model"]["factory"].endswith("make_strict_net")
+
     mine = models.split(", local_weights")[0] + "}"
     without = snakemake(tmp_path, "-n", *paper, "--config", data, mine)
     assert without.returncode != 0
-    assert "models.local_weights.tiny" in without.stdout + without.stderr
+    assert "models.local_weights.strict" in without.stdout + without.stderr
+
+
+WEIGHTS_OF_STRICT = "results/paper/models/strict.safetensors"

@@ -18,9 +18,10 @@ def adversarial_file(path, digits, rows, steps=2):
     return path
 
 
-def run(model, adversarial, pair_dir, precision="none"):
+def run(model, adversarial, pair_dir, precision="none", target=None):
+    target = target or {"name": "target", "mean": [0.5, 0.5, 0.5]}
     return transfer_pairs(
-        model, "target", "target-sha", adversarial, pair_dir, precision, batch_size=7
+        model, target, "target-sha", adversarial, pair_dir, precision, batch_size=7
     )
 
 
@@ -46,6 +47,11 @@ def test_pairs_are_computed_once_then_reused_until_their_key_changes(tmp_path, d
     statuses = {s: p.status for s, p in run(small_cnn, adversarial, pairs).items()}
     assert statuses == {"a": "computed", "b": "reused"}
     assert {p.status for p in run(small_cnn, adversarial, pairs, "bf16").values()} == {"computed"}
+    # The same weights behind other preprocessing (an edited registry entry) are another target.
+    other = {"name": "target", "mean": [0.4, 0.4, 0.4]}
+    assert {p.status for p in run(small_cnn, adversarial, pairs, target=other).values()} == {
+        "computed"
+    }
 
 
 def test_an_unreadable_stored_pair_is_recomputed(tmp_path, digits, small_cnn):

@@ -134,12 +134,19 @@ class RowSlices:
         if name not in header:
             raise KeyError(f"{self.path}: has no tensor {name!r}")
         entry = header[name]
+        if entry["dtype"] not in _SAFETENSORS_DTYPES:
+            raise ValueError(f"tensor {name!r} has the unsupported dtype {entry['dtype']}")
         self.dtype = _SAFETENSORS_DTYPES[entry["dtype"]]
         self.shape = tuple(entry["shape"])
-        begin, _ = entry["data_offsets"]
+        begin, end = entry["data_offsets"]
         self._offset = 8 + header_bytes + begin
-        row_items = math.prod(self.shape[1:])
-        self._row_bytes = row_items * torch.empty((), dtype=self.dtype).element_size()
+        item_bytes = torch.empty((), dtype=self.dtype).element_size()
+        self._row_bytes = math.prod(self.shape[1:]) * item_bytes
+        # A damaged header or a truncated file is found here, not halfway through a job.
+        if end - begin != math.prod(self.shape) * item_bytes:
+            raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
+        if self.path.stat().st_size < 8 + header_bytes + end:
+            raise ValueError("truncated")
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -150,12 +157,16 @@ class RowSlices:
         start, stop, _ = rows.indices(len(self))
         count = max(0, stop - start)
         buffer = bytearray(count * self._row_bytes)
+        view, done = memoryview(buffer), 0
         with open(self.path, "rb", buffering=0) as handle:
             handle.seek(self._offset + start * self._row_bytes)
-            if handle.readinto(buffer) != len(buffer):
-                raise ValueError(
-                    f"{self.path}: truncated; delete it and rerun the rule that makes it"
-                )
+            while done < len(buffer):  # a network filesystem may return fewer bytes per read
+                got = handle.readinto(view[done:])
+                if not got:
+                    raise ValueError(
+                        f"{self.path}: truncated; delete it and rerun the rule that makes it"
+                    )
+                done += got
         if count == 0:
             return torch.empty((0, *self.shape[1:]), dtype=self.dtype)
         return torch.frombuffer(buffer, dtype=self.dtype).reshape(count, *self.shape[1:])

@@ -162,6 +162,15 @@ class ModelSpec:
             description["registry_file"] = self.registry_file
         return description
 
+    def identity(self) -> dict[str, Any]:
+        """What the model computes apart from its weights: the description without where the
+        registry lives, plus the sha256 of a factory's ``.py`` file (its code)."""
+        identity = {key: value for key, value in self.describe().items() if key != "registry_file"}
+        source = (self.factory or "").rpartition(":")[0]
+        if source.endswith(".py") and Path(source).is_file():
+            identity["factory_sha256"] = hashlib.sha256(Path(source).read_bytes()).hexdigest()
+        return identity
+
 
 _IDENTIFIER = r"[A-Za-z_][A-Za-z0-9_]*"
 _MODULE_RE = re.compile(rf"{_IDENTIFIER}(\.{_IDENTIFIER})*")

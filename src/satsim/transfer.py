@@ -28,17 +28,18 @@ from satsim.predict import predict_classes
 
 
 def pair_key(
-    target: str,
+    target: Mapping[str, Any],
     target_weights_sha256: str,
     source_record: Mapping[str, Any],
     precision: str,
 ) -> dict[str, Any]:
-    """Everything a pair's predictions depend on. The source record (the adversarial file's
-    provenance) holds the source's weights hash, the data hash, the attack settings and the
-    hash of the adversarial images themselves."""
+    """Everything a pair's predictions depend on: the target (its description: preprocessing,
+    kwargs, a factory's code hash; see ``ModelSpec.identity``) and weights, and the source record
+    (the adversarial file's provenance: the source's weights hash, the data hash, the attack
+    settings and the hash of the adversarial images themselves)."""
     source = {field: value for field, value in source_record.items() if field != "versions"}
     return {
-        "target": target,
+        "target": dict(target),
         "target_weights_sha256": target_weights_sha256,
         "source": source,
         "precision": precision,
@@ -72,7 +73,7 @@ def evaluate_pair(
 
 def transfer_pairs(
     model: nn.Module,
-    target: str,
+    target: Mapping[str, Any],
     target_weights_sha256: str,
     adversarial: Mapping[str, str | os.PathLike],
     pair_dir: str | os.PathLike,
@@ -85,6 +86,7 @@ def transfer_pairs(
     """Evaluate ``model`` (the target) on every source's adversarial set, reusing stored pairs.
 
     Args:
+        target: the target's identity (``ModelSpec.identity()``), part of each pair's key.
         adversarial: source model name -> its adversarial file (``images``, ``index``).
         pair_dir: where this target's pair files live (``<source>.safetensors``); a stored pair
             is reused only when its key (:func:`pair_key`) equals the current one.

@@ -14,6 +14,7 @@ import torch
 from safetensors.torch import load_file
 
 from satsim.atomic import atomic_path, read_json, sha256_file, write_json
+from satsim.imagenet import NUM_CLASSES as IMAGENET_CLASSES
 from satsim.registry import ModelSpec
 from satsim.wrapper import CanonicalModel
 
@@ -180,7 +181,9 @@ def import_local_weights(
             f"models.local_weights.{spec.name}: {source} has sha256 {source_sha}, but the config "
             f"expects {expected_sha256}. Use the intended file or update the sha256."
         )
-    model = spec.build()
+    # ImageNet weights (local_weights is for pretrained runs): a factory may take num_classes
+    # without a default.
+    model = spec.build(num_classes=IMAGENET_CLASSES)
     mismatch = state_dict_mismatch(model, read_state_dict(source))
     if mismatch:
         expected = (
