@@ -131,3 +131,14 @@ def test_readme_slurm_commands_plan_the_paper_dag(tmp_path):
     assert run.returncode == 0, _output(run)[-3000:]
     counts = planned_jobs(run)
     assert counts["attack"] == counts["transfer"] == 69, counts
+
+
+def test_the_slurm_extra_is_what_the_tests_run():
+    """``pip install -e '.[slurm]'`` (README) brings exactly the plugin versions tested here."""
+    import tomllib
+
+    extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][
+        "optional-dependencies"
+    ]
+    assert extras["slurm"] and set(extras["slurm"]) <= set(extras["test"])
+    assert all("==" in requirement for requirement in extras["slurm"])
