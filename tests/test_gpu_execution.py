@@ -9,7 +9,7 @@ from test_attack import _correct_subset
 from torch import nn
 
 from satsim.attack import AttackSettings, pgd_attack
-from satsim.batching import map_batches
+from satsim.batching import BatchSize, map_batches
 from satsim.predict import predict_classes, predict_logits
 from satsim.runtime import with_precision
 
@@ -76,3 +76,44 @@ def test_bf16_autocast_keeps_white_box_success_within_2_points(small_cnn, digits
     # Evaluation under autocast agrees with float32 on (almost) every image.
     agree = predict_classes(bf16_model, images) == predict_classes(small_cnn, images)
     assert float(agree.float().mean()) >= 0.98
+
+
+@pytest.mark.parametrize(
+    "error",
+    [
+        torch.cuda.OutOfMemoryError("CUDA out of memory (simulated)"),
+        RuntimeError("CUDA error: CUBLAS_STATUS_ALLOC_FAILED when calling `cublasCreate(handle)`"),
+        RuntimeError("cuDNN error: CUDNN_STATUS_ALLOC_FAILED"),
+    ],
+    ids=["torch", "cublas", "cudnn"],
+)
+def test_back_off_catches_every_allocation_failure_and_nothing_else(error):
+    def work(start, stop):
+        if stop - start > 8:
+            raise error
+        return stop - start
+
+    assert sum(map_batches(work, 20, batch_size=32)) == 20
+
+    def broken(start, stop):
+        raise RuntimeError("mat1 and mat2 shapes cannot be multiplied")
+
+    with pytest.raises(RuntimeError, match="shapes"):
+        map_batches(broken, 20, batch_size=32)
+
+
+def test_a_shared_batch_size_keeps_what_was_settled():
+    sizes = []
+
+    def work(start, stop):
+        sizes.append(stop - start)
+        if stop - start > 5:
+            raise torch.cuda.OutOfMemoryError("simulated")
+        return stop - start
+
+    shared = BatchSize(64)
+    map_batches(work, 20, shared)
+    assert shared.value == 4
+    sizes.clear()
+    assert sum(map_batches(work, 20, shared)) == 20
+    assert set(sizes) == {4}  # the second input starts at the settled size: no failed tries

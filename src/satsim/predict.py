@@ -7,14 +7,14 @@ from typing import TextIO
 import torch
 from torch import nn
 
-from satsim.batching import map_batches
+from satsim.batching import BatchSize, map_batches
 
 
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
     images_u8: torch.Tensor,
-    batch_size: int = 256,
+    batch_size: int | BatchSize = 256,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
     desc: str = "predict",
@@ -42,7 +42,7 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 def predict_classes(
     model: nn.Module,
     images_u8: torch.Tensor,
-    batch_size: int = 256,
+    batch_size: int | BatchSize = 256,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
     desc: str = "predict",

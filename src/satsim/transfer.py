@@ -24,6 +24,7 @@ from satsim.artifacts import (
     read_tensor,
     save_tensors,
 )
+from satsim.batching import BatchSize
 from satsim.predict import predict_classes
 
 
@@ -60,7 +61,7 @@ class PairResult:
 def evaluate_pair(
     model: nn.Module,
     adversarial_path: str | os.PathLike,
-    batch_size: int,
+    batch_size: int | BatchSize,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
     desc: str = "transfer",
@@ -94,6 +95,7 @@ def transfer_pairs(
     """
     pair_dir = Path(pair_dir)
     results = {}
+    shared_batch = BatchSize(batch_size)  # settled once for this target, not once per source
     for source, path in adversarial.items():
         key = pair_key(target, target_weights_sha256, read_provenance(path), precision)
         stored = pair_dir / f"{source}.safetensors"
@@ -101,7 +103,7 @@ def transfer_pairs(
         if reused is not None:
             result = PairResult(source, reused["index"], reused["pred"], "reused")
         else:
-            index, pred = evaluate_pair(model, path, batch_size, device, progress, desc=source)
+            index, pred = evaluate_pair(model, path, shared_batch, device, progress, desc=source)
             save_tensors(stored, {"index": index, "pred": pred}, {"kind": "pair", "key": key})
             result = PairResult(source, index, pred, "computed")
         results[source] = result
