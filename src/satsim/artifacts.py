@@ -40,18 +40,11 @@ def save_tensors(
 
 def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
     """Load all tensors and the provenance record of a file written by :func:`save_tensors`."""
-    path = Path(path)
-    if not path.exists():
-        raise FileNotFoundError(f"{path}: file not found")
-    try:
-        with safe_open(str(path), framework="pt") as handle:
-            tensors = {name: handle.get_tensor(name) for name in handle.keys()}
-            header = handle.metadata() or {}
-    except Exception as error:  # safetensors raises its own error types
-        raise ValueError(
-            f"{path}: not a readable safetensors file ({error}); delete it and rerun the rule "
-            "that makes it"
-        ) from error
+
+    def read_all(handle: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
+        return {name: handle.get_tensor(name) for name in handle.keys()}, handle.metadata() or {}
+
+    tensors, header = _open(path, read_all)
     return tensors, json.loads(header.get(PROVENANCE_KEY, "{}"))
 
 
@@ -74,8 +67,8 @@ def _open(path: str | os.PathLike, read: Any) -> Any:
             return read(handle)
     except Exception as error:  # safetensors raises its own error types
         raise ValueError(
-            f"{path}: not a readable satsim file ({error}); delete it and rerun the rule that "
-            "makes it"
+            f"{path}: not a readable safetensors file ({error}); delete it and rerun the rule "
+            "that makes it"
         ) from error
 
 
