@@ -14,6 +14,7 @@ from satsim.config import (
     check_imagenet_paths,
     local_weights,
 )
+from satsim.gpus import visible_gpus
 from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -94,8 +95,16 @@ ATTACK_SETTINGS = {
     if key != "batch_size" or config["attack"]["backend"] == "advertorch"
 }
 
-# GPU rules claim one GPU each, so that --resources gpu=N bounds how many share the machine.
+# GPU rules claim one GPU each, and each job takes a free GPU itself (satsim.gpus). A local run
+# without --resources gpu=N runs as many GPU jobs at once as the machine has GPUs (one for a
+# pinned cuda:N); Slurm gives each job its own allocation instead.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
+if GPUS_PER_JOB and workflow.is_main_process and workflow.local_exec:
+    if "gpu" not in workflow.global_resources:
+        _gpus = visible_gpus()
+        if _gpus:
+            _pinned = config["compute"]["device"].startswith("cuda:")
+            workflow.register_resource("gpu", 1 if _pinned else len(_gpus))
 
 
 wildcard_constraints:

@@ -8,17 +8,38 @@ import numpy as np
 import torch
 from torch import nn
 
+from satsim.gpus import claim_gpu, visible_gpus
 
-def select_device(preference: str = "auto") -> torch.device:
-    """``auto`` picks CUDA when available, else CPU; ``cuda`` without a GPU is an error."""
-    if preference == "auto":
-        return torch.device("cuda" if torch.cuda.is_available() else "cpu")
-    if preference.startswith("cuda") and not torch.cuda.is_available():
+
+def select_device(preference: str = "auto", gpu_count: int | None = None) -> torch.device:
+    """The device this process computes on.
+
+    ``auto`` is CUDA when a GPU is visible, else the CPU; ``cuda`` without a GPU is an error;
+    ``cuda:N`` pins that GPU. With ``auto`` or ``cuda`` and several visible GPUs, the process
+    takes one that no other job holds (see :mod:`satsim.gpus`) and keeps it until it exits.
+    ``gpu_count`` replaces ``torch.cuda.device_count()`` (tests fake a multi-GPU machine).
+    """
+    if preference == "cpu":
+        return torch.device("cpu")
+    count = torch.cuda.device_count() if gpu_count is None else gpu_count
+    if count == 0:
+        if preference == "auto":
+            return torch.device("cpu")
         raise RuntimeError(
             f"compute.device is {preference!r} but no CUDA GPU is visible; set it to 'auto' or "
             "'cpu'"
         )
-    return torch.device(preference)
+    if preference.startswith("cuda:"):
+        if int(preference.partition(":")[2]) >= count:
+            raise RuntimeError(
+                f"compute.device is {preference!r} but only {count} GPU(s) are visible; use "
+                "'auto' to take any free GPU"
+            )
+        return torch.device(preference)
+    names = visible_gpus()
+    if len(names) != count:  # e.g. CUDA_VISIBLE_DEVICES unset and no nvidia-smi: use indices
+        names = [str(index) for index in range(count)]
+    return torch.device("cuda", claim_gpu(names))
 
 
 def make_deterministic(seed: int, threads: int | None = None) -> None:
