@@ -83,7 +83,9 @@ def claim_gpu(gpu_names: list[str], directory: Path | None = None) -> int:
                         name,
                         slot,
                     )
-                log.info("using GPU %s (%d of %d visible), lock %s", name, index, len(gpu_names), path)
+                log.info(
+                    "using GPU %s (%d of %d visible), lock %s", name, index, len(gpu_names), path
+                )
                 return index
     log.warning("could not lock any GPU in %s; using GPU %s", directory, gpu_names[0])
     return 0
