@@ -20,6 +20,7 @@ import torch.nn.functional as F
 from torch import nn
 
 from satsim.batching import map_batches
+from satsim.feeding import DeviceBatches, preferred_memory_format, unit_float
 from satsim.wrapper import freeze
 
 BACKENDS = ("native", "advertorch")
@@ -63,12 +64,17 @@ class AttackSettings:
 
 
 def random_start(
-    shape: tuple[int, ...], image_ids: torch.Tensor, epsilon: float, seed: int
+    shape: tuple[int, ...],
+    image_ids: torch.Tensor,
+    epsilon: float,
+    seed: int,
+    device: torch.device | str = "cpu",
 ) -> torch.Tensor:
     """Uniform noise in [-epsilon, epsilon] drawn per image from (seed, image id), so the start of
-    each image does not depend on batch size or order."""
-    generator = torch.Generator()
-    noise = torch.empty((len(image_ids), *shape))
+    each image does not depend on batch size or order. It is drawn on ``device`` by that
+    device's generator: a GPU gives other (equally uniform) numbers than the CPU."""
+    generator = torch.Generator(device=device)
+    noise = torch.empty((len(image_ids), *shape), device=device)
     for row, image_id in enumerate(image_ids.tolist()):
         generator.manual_seed(seed * 1_000_003 + int(image_id))
         noise[row].uniform_(-epsilon, epsilon, generator=generator)
@@ -83,8 +89,7 @@ def pgd_native(
     delta_init: torch.Tensor,
 ) -> torch.Tensor:
     """PGD from ``x + delta_init``; returns float images in [0, 1] within the epsilon ball."""
-    if has_convolutions(model):
-        x = x.contiguous(memory_format=torch.channels_last)  # see prepare_native
+    x = x.contiguous(memory_format=preferred_memory_format(model))  # see prepare_native
     # The ball and the [0, 1] box intersect in one per-pixel interval: one clamp per step.
     lower = (x - settings.epsilon).clamp_(min=0.0)
     upper = (x + settings.epsilon).clamp_(max=1.0)
@@ -100,16 +105,9 @@ def pgd_native(
     return x_adv.detach()
 
 
-def has_convolutions(model: nn.Module) -> bool:
-    return any(isinstance(module, nn.Conv2d) for module in model.modules())
-
-
 def prepare_native(model: nn.Module) -> nn.Module:
-    """Channels-last weights for convolutional models: oneDNN and cuDNN run their convolutions
-    faster in that layout (measured 7-15 % per PGD step on CPU, see benchmarks/)."""
-    if has_convolutions(model):
-        model = model.to(memory_format=torch.channels_last)
-    return model
+    """The model in its preferred memory format (channels-last if convolutional)."""
+    return model.to(memory_format=preferred_memory_format(model))
 
 
 def pgd_advertorch(
@@ -149,11 +147,12 @@ _BACKEND_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
 
 
 def to_pixel_levels(x_adv: torch.Tensor, x_u8: torch.Tensor, epsilon_255ths: int) -> torch.Tensor:
-    """Round adversarial images to uint8 and keep them exactly inside the epsilon ball."""
-    levels = torch.round(x_adv * 255.0).to(torch.int16)
-    base = x_u8.to(torch.int16)
+    """Round adversarial images to uint8 and keep them exactly inside the epsilon ball (on the
+    images' device; float32 holds every level 0..255 exactly, so this is exact)."""
+    levels = torch.round(x_adv * 255.0)
+    base = x_u8.to(levels.dtype)
     levels = torch.minimum(torch.maximum(levels, base - epsilon_255ths), base + epsilon_255ths)
-    return levels.clamp(0, 255).to(torch.uint8)
+    return levels.clamp_(0, 255).to(torch.uint8)
 
 
 @dataclass
@@ -198,26 +197,29 @@ def pgd_attack(
         model = prepare_native(model)
     attack_batch = _BACKEND_FUNCTIONS[settings.backend]
 
+    batches = DeviceBatches(images_u8, device)
+
     def attack_slice(start: int, stop: int) -> tuple[torch.Tensor, torch.Tensor]:
-        x_u8 = images_u8[start:stop]
-        y = labels[start:stop].to(device)
-        x = x_u8.to(device, torch.float32) / 255.0
+        # Everything stays on the device; only the uint8 images come back, once, at the end.
+        x_u8 = batches(start, stop)
+        y = labels[start:stop].to(device, non_blocking=True)
+        x = unit_float(x_u8)
         ids = image_ids[start:stop]
         if settings.random_start:
-            noise = random_start(tuple(x.shape[1:]), ids, settings.epsilon, seed)
+            noise = random_start(tuple(x.shape[1:]), ids, settings.epsilon, seed, device)
         else:
             noise = torch.zeros_like(x)
         with torch.random.fork_rng(devices=[device] if device.type == "cuda" else []):
             torch.manual_seed(seed * 1_000_003 + int(ids[0]))  # advertorch's own random start
-            x_adv = attack_batch(model, x, y, settings, noise.to(device))
-        adv_u8 = to_pixel_levels(x_adv.cpu(), x_u8, settings.epsilon_255ths)
+            x_adv = attack_batch(model, x, y, settings, noise)
+        adv_u8 = to_pixel_levels(x_adv, x_u8, settings.epsilon_255ths)
         with torch.no_grad():
-            pred = model(adv_u8.to(device, torch.float32) / 255.0).argmax(dim=1)
-        return adv_u8, (pred != y).cpu()
+            pred = model(unit_float(adv_u8)).argmax(dim=1)
+        return adv_u8, pred != y
 
-    batches = map_batches(attack_slice, len(images_u8), batch_size, progress, desc="attack")
-    if not batches:
+    results = map_batches(attack_slice, len(images_u8), batch_size, progress, desc="attack")
+    if not results:
         empty = torch.empty((0, *images_u8.shape[1:]), dtype=torch.uint8)
         return AttackResult(empty, torch.empty(0, dtype=torch.bool))
-    adversarial, fooled = zip(*batches, strict=True)
-    return AttackResult(torch.cat(adversarial), torch.cat(fooled))
+    adversarial, fooled = zip(*results, strict=True)
+    return AttackResult(torch.cat(adversarial).cpu(), torch.cat(fooled).cpu())

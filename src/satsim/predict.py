@@ -8,12 +8,13 @@ import torch
 from torch import nn
 
 from satsim.batching import BatchSize, map_batches
+from satsim.feeding import DeviceBatches, RowSource, evaluation_memory_format, unit_float
 
 
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
-    images_u8: torch.Tensor,
+    images_u8: RowSource,
     batch_size: int | BatchSize = 256,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,
@@ -21,17 +22,23 @@ def predict_logits(
 ) -> torch.Tensor:
     """Logits (N, C) float32 on the CPU for uint8 images (N, 3, H, W); ``model`` in eval mode.
 
-    The batch size halves on a GPU out-of-memory error."""
+    Batches go to the device as uint8 and the logits stay there until the end, so the host never
+    waits for the device in between. The batch size halves on a GPU out-of-memory error."""
+    device = torch.device(device)
+    memory_format = evaluation_memory_format(model, device)
     model.eval().to(device)
+    if memory_format != torch.contiguous_format:
+        model.to(memory_format=memory_format)
+    batches = DeviceBatches(images_u8, device)
 
     def logits_of(start: int, stop: int) -> torch.Tensor:
-        x = images_u8[start:stop].to(device, torch.float32) / 255.0
-        return model(x).float().cpu()
+        x = unit_float(batches(start, stop)).contiguous(memory_format=memory_format)
+        return model(x).float()
 
     outputs = map_batches(logits_of, len(images_u8), batch_size, progress, desc)
     if not outputs:
         return torch.empty((0, 0))
-    return torch.cat(outputs)
+    return torch.cat(outputs).cpu()
 
 
 def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
@@ -41,7 +48,7 @@ def accuracy(logits: torch.Tensor, labels: torch.Tensor) -> float:
 
 def predict_classes(
     model: nn.Module,
-    images_u8: torch.Tensor,
+    images_u8: RowSource,
     batch_size: int | BatchSize = 256,
     device: torch.device | str = "cpu",
     progress: TextIO | None = None,

@@ -15,6 +15,7 @@ from torch import nn
 from tqdm import tqdm
 
 from satsim.atomic import atomic_path
+from satsim.feeding import unit_float
 from satsim.wrapper import freeze
 
 
@@ -36,12 +37,13 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
         return x
     n, _, height, width = x.shape
     padded = F.pad(x, (max_shift,) * 4, mode="reflect")
-    top = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    left = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
-    rows = (top[:, None] + torch.arange(height))[:, None, :, None]  # (N, 1, H, 1)
-    cols = (left[:, None] + torch.arange(width))[:, None, None, :]  # (N, 1, 1, W)
-    batch = torch.arange(n)[:, None, None, None]
-    channels = torch.arange(x.shape[1])[None, :, None, None]
+    # Offsets come from the (CPU) generator, so a run's draws are the same on every device.
+    top = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
+    left = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
+    rows = (top[:, None] + torch.arange(height, device=x.device))[:, None, :, None]  # (N,1,H,1)
+    cols = (left[:, None] + torch.arange(width, device=x.device))[:, None, None, :]  # (N,1,1,W)
+    batch = torch.arange(n, device=x.device)[:, None, None, None]
+    channels = torch.arange(x.shape[1], device=x.device)[None, :, None, None]
     return padded[batch, channels, rows, cols]
 
 
@@ -141,6 +143,9 @@ def train_classifier(
         if progress is not None:
             print(f"resuming from {checkpoint} after epoch {len(losses)}", file=progress)
     use_bf16 = autocast == "bf16"
+    # The training images live on the device for the whole run (uint8: 2 GB for the paper's
+    # 10,000 distillation images), so a step moves no pixels from the host.
+    images_u8, labels = images_u8.to(device), labels.to(device)
     model.train()
     last_epoch = settings.epochs if stop_after is None else min(stop_after, settings.epochs)
     for _ in tqdm(
@@ -152,11 +157,12 @@ def train_classifier(
         mininterval=5.0,
     ):
         order = torch.randperm(len(images_u8), generator=generator)
-        total = 0.0
+        # Summed on the device in float64 (as Python floats would be): one sync per epoch.
+        total = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size]
-            x = random_shift(images_u8[batch].float() / 255.0, settings.max_shift_px, generator)
-            x, y = x.to(device), labels[batch].to(device)
+            batch = order[start : start + settings.batch_size].to(device)
+            x = random_shift(unit_float(images_u8[batch]), settings.max_shift_px, generator)
+            y = labels[batch]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
                 logits = model(x)
                 if teacher is None:
@@ -169,8 +175,8 @@ def train_classifier(
             loss.backward()
             optimizer.step()
             schedule.step()
-            total += loss.item() * len(batch)
-        losses.append(total / len(order))
+            total += loss.detach().double() * len(batch)
+        losses.append(total.item() / len(order))
         if checkpoint is not None:
             save_training_state(checkpoint, model, optimizer, schedule, generator, losses)
     model.eval()
