@@ -52,6 +52,7 @@ with script_session(snakemake) as log:
         data_sha256=data.data_sha256,
         attack={**settings.describe(), "seed": params.seed, **batch_dependence},
         precision=job.precision,
+        numerics=job.numerics,
         n_attacked=len(index),
         white_box_success=result.success_rate,
     )

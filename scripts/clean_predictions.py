@@ -26,6 +26,7 @@ with script_session(snakemake) as log:
         weights_sha256=sha,
         data_sha256=data.data_sha256,
         precision=job.precision,
+        numerics=job.numerics,
         accuracy=clean_accuracy,
     )
     save_tensors(snakemake.output[0], {"logits": logits, "pred": logits.argmax(dim=1)}, record)

@@ -10,18 +10,18 @@ import torch
 
 from satsim.artifacts import ImageSet, sha256_tensors
 from satsim.atomic import write_json
-from satsim.model_job import execution_settings
+from satsim.model_job import job_device
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import library_versions
 from satsim.registry import ModelSpec
-from satsim.runtime import select_device, with_precision
+from satsim.runtime import describe_numerics, with_precision
 from satsim.scripting import script_session
 from satsim.training import DistillSettings, TrainSettings, train_classifier
 from satsim.weights import load_model
 
 with script_session(snakemake) as log:
     params, inputs, wildcards = snakemake.params, snakemake.input, snakemake.wildcards
-    device = select_device(execution_settings(snakemake).device)
+    device = job_device(snakemake)
     train, evaluation = ImageSet(inputs.train), ImageSet(inputs.eval)
     seed = int(wildcards.seed)
 
@@ -78,6 +78,7 @@ with script_session(snakemake) as log:
             "train_data_sha256": train.data_sha256,
             "eval_data_sha256": evaluation.data_sha256,
             "versions": library_versions(),
+            "numerics": describe_numerics(device, params.autocast),
         },
     )
     Path(params.checkpoint).unlink(missing_ok=True)  # finished: the resume state is spent

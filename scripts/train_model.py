@@ -8,18 +8,18 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 import torch
 
 from satsim.artifacts import ImageSet
-from satsim.model_job import execution_settings
+from satsim.model_job import job_device
 from satsim.predict import accuracy, predict_logits
 from satsim.provenance import library_versions
 from satsim.registry import ModelSpec
-from satsim.runtime import select_device
+from satsim.runtime import describe_numerics
 from satsim.scripting import script_session
 from satsim.training import TrainSettings, train_classifier
 from satsim.weights import save_weights, write_card
 
 with script_session(snakemake) as log:
     params = snakemake.params
-    device = select_device(execution_settings(snakemake).device)
+    device = job_device(snakemake)
     train, evaluation = ImageSet(snakemake.input.train), ImageSet(snakemake.input.eval)
     spec = ModelSpec.from_description(params.spec)
     model = spec.wrap(spec.build(train.num_classes))
@@ -42,5 +42,6 @@ with script_session(snakemake) as log:
         eval_data_sha256=evaluation.data_sha256,
         versions=library_versions(),
         device=str(device),
+        numerics=describe_numerics(device, "none"),
         torch_threads=torch.get_num_threads(),
     )

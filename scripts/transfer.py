@@ -60,6 +60,7 @@ with script_session(snakemake) as log:
         data_sha256=data.data_sha256,
         attack=records[adversarial[params.sources[0]]]["attack"],
         precision=job.precision,
+        numerics=job.numerics,
         sources={source: records[path]["weights_sha256"] for source, path in adversarial.items()},
     )
     save_tensors(snakemake.output[0], tensors, record)

@@ -9,7 +9,7 @@ import torch
 
 from satsim.artifacts import ImageSet
 from satsim.registry import ModelSpec
-from satsim.runtime import select_device, with_precision
+from satsim.runtime import configure_numerics, describe_numerics, select_device, with_precision
 from satsim.weights import load_model
 
 
@@ -20,6 +20,7 @@ class ExecutionSettings:
     device: str
     batch_size: int  # clean and transfer evaluation
     attack_batch_size: int
+    tf32: bool  # recorded in every file's numerics; mixing files warns (see provenance)
 
 
 def execution_settings(smk: Any) -> ExecutionSettings:
@@ -28,7 +29,16 @@ def execution_settings(smk: Any) -> ExecutionSettings:
         device=compute["device"],
         batch_size=int(compute["batch_size"]),
         attack_batch_size=int(attack.get("batch_size", compute["batch_size"])),
+        tf32=bool(compute.get("tf32", False)),
     )
+
+
+def job_device(smk: Any) -> torch.device:
+    """The job's device (a free GPU of its own on a multi-GPU machine), with the config's TF32
+    choice applied."""
+    settings = execution_settings(smk)
+    configure_numerics(settings.tf32)
+    return select_device(settings.device)
 
 
 @dataclass
@@ -43,12 +53,16 @@ class ModelJob:
     weights_sha256: str
     precision: str
 
+    @property
+    def numerics(self) -> dict[str, Any]:
+        return describe_numerics(self.device, self.precision)
+
 
 def load_model_job(smk: Any) -> ModelJob:
     """From a Snakemake job with ``input.eval``, ``input.weights``, ``input.card`` and
     ``params.spec`` / ``params.autocast``; the device is an execution setting, read from the
     config (``compute.device``) so that changing it never reruns a finished job."""
-    device = select_device(execution_settings(smk).device)
+    device = job_device(smk)
     data = ImageSet(smk.input.eval)
     spec = ModelSpec.from_description(smk.params.spec)
     model, sha = load_model(spec, smk.input.weights, data.num_classes, smk.input.card)

@@ -41,7 +41,9 @@ def check_agreement(records: Mapping[str, Mapping[str, Any]], fields: Iterable[s
     """Raise :class:`ProvenanceMismatch` naming two files whose ``fields`` differ.
 
     ``records`` maps a file path to its provenance record. Fields that a record lacks are not
-    compared. Differing library versions only warn: results stay comparable, but say so.
+    compared. Differing library versions or numerics (CPU vs GPU, TF32) only warn: results stay
+    comparable up to rounding, but say so. Autocast is refused: bf16 changes what an attack
+    finds at the paper's budget (see README, "Precision").
     """
     for field in fields:
         having = [(path, record[field]) for path, record in records.items() if field in record]
@@ -54,17 +56,30 @@ def check_agreement(records: Mapping[str, Mapping[str, Any]], fields: Iterable[s
                     "Delete the stale file(s) and rerun so that every input is made by the same "
                     "config."
                 )
-    versions = [
-        (path, record["versions"]) for path, record in records.items() if "versions" in record
+    _warn_if_differ(records, "versions", "were made with different library versions")
+    _warn_if_differ(
+        records,
+        "numerics",
+        "were computed with different numerics (device, TF32 or deterministic kernels); their "
+        "results agree up to floating-point rounding, not bit for bit. Rerun one of them with "
+        "the other's compute settings for a bit-exact run",
+    )
+
+
+def _warn_if_differ(records: Mapping[str, Mapping[str, Any]], field: str, meaning: str) -> None:
+    """One warning naming the first two files whose ``field`` differs (autocast aside: it is
+    refused through ``precision``, see :data:`MUST_AGREE`)."""
+    values = [
+        (path, {k: v for k, v in record[field].items() if k != "autocast"})
+        for path, record in records.items()
+        if field in record
     ]
-    for path, value in versions[1:]:
-        if value != versions[0][1]:
+    for path, value in values[1:]:
+        if value != values[0][1]:
             warnings.warn(
-                f"{versions[0][0]} and {path} were made with different library versions "
-                f"({versions[0][1]} vs {value})",
-                stacklevel=2,
+                f"{values[0][0]} and {path} {meaning} ({values[0][1]} vs {value})", stacklevel=3
             )
-            break
+            return
 
 
 def check_weights(path: str, record: Mapping[str, Any], weights_sha256: str) -> None:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+import platform
 import random
+from pathlib import Path
+from typing import Any
 
 import numpy as np
 import torch
@@ -44,14 +48,49 @@ def select_device(preference: str = "auto", gpu_count: int | None = None) -> tor
 
 def make_deterministic(seed: int, threads: int | None = None) -> None:
     """Seed every generator and ask torch for deterministic kernels: same seed, same bytes on
-    the same machine (CPU)."""
+    the same machine (CPU). On a GPU, cuBLAS needs a fixed workspace for that; kernels with no
+    deterministic CUDA version (the backward passes of antialiased resizing and adaptive
+    pooling) still run, with a warning in the log: GPU attacks are not bit-reproducible."""
     if threads is not None:
         torch.set_num_threads(max(1, int(threads)))
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)
+    os.environ.setdefault("CUBLAS_WORKSPACE_CONFIG", ":4096:8")  # read when cuBLAS starts
     torch.use_deterministic_algorithms(True, warn_only=True)
     torch.backends.cudnn.benchmark = False
+
+
+def configure_numerics(tf32: bool) -> None:
+    """TensorFloat-32 for float32 matmuls and convolutions on NVIDIA GPUs, on or off for both:
+    torch's own defaults differ between the two (convolutions on, matmuls off). No effect on
+    CPUs."""
+    torch.backends.cuda.matmul.allow_tf32 = bool(tf32)
+    torch.backends.cudnn.allow_tf32 = bool(tf32)
+
+
+def describe_numerics(device: torch.device | str, autocast: str) -> dict[str, Any]:
+    """What decides a file's floating-point results besides its inputs: the device (type and
+    model), autocast, TF32 and deterministic kernels. Recorded in every computed artefact."""
+    device = torch.device(device)
+    on_gpu = device.type == "cuda"
+    return {
+        "device_type": device.type,
+        "device_name": torch.cuda.get_device_name(device) if on_gpu else cpu_name(),
+        "autocast": autocast,
+        "tf32": on_gpu and torch.backends.cuda.matmul.allow_tf32,
+        "deterministic_algorithms": torch.are_deterministic_algorithms_enabled(),
+    }
+
+
+def cpu_name() -> str:
+    """The CPU model (CPU types can differ in the last bits of float results)."""
+    cpuinfo = Path("/proc/cpuinfo")
+    if cpuinfo.exists():
+        for line in cpuinfo.read_text(errors="replace").splitlines():
+            if line.startswith("model name"):
+                return line.partition(":")[2].strip()
+    return platform.processor() or platform.machine()
 
 
 PRECISIONS = ("none", "bf16")
