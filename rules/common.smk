@@ -14,7 +14,7 @@ from satsim.config import (
     check_imagenet_paths,
     local_weights,
 )
-from satsim.gpus import visible_gpus
+from satsim.gpus import default_gpu_limit, visible_gpus
 from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
@@ -99,12 +99,10 @@ ATTACK_SETTINGS = {
 # without --resources gpu=N runs as many GPU jobs at once as the machine has GPUs (one for a
 # pinned cuda:N); Slurm gives each job its own allocation instead.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
-if GPUS_PER_JOB and workflow.is_main_process and workflow.local_exec:
-    if "gpu" not in workflow.global_resources:
-        _gpus = visible_gpus()
-        if _gpus:
-            _pinned = config["compute"]["device"].startswith("cuda:")
-            workflow.register_resource("gpu", 1 if _pinned else len(_gpus))
+if workflow.is_main_process and workflow.local_exec and "gpu" not in workflow.global_resources:
+    _gpu_limit = default_gpu_limit(config["compute"]["device"], visible_gpus())
+    if _gpu_limit is not None:
+        workflow.register_resource("gpu", _gpu_limit)
 
 
 wildcard_constraints:

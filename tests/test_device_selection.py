@@ -13,7 +13,7 @@ import pytest
 import torch
 from workflow_helpers import TINY_CONFIG, copy_run, snakemake
 
-from satsim.gpus import LOCK_DIR_ENV, release_gpus, visible_gpus
+from satsim.gpus import LOCK_DIR_ENV, default_gpu_limit, release_gpus, visible_gpus
 from satsim.runtime import select_device
 
 # A job that takes one of N GPUs (argv) as select_device does, prints the device, and holds it
@@ -151,17 +151,20 @@ def _provided_gpus(run: subprocess.CompletedProcess) -> str | None:
     return found.group(1) if found else None
 
 
+def test_default_gpu_limit_is_one_job_per_visible_gpu():
+    assert default_gpu_limit("auto", ["0", "1", "2"]) == 3
+    assert default_gpu_limit("cuda", ["0", "1"]) == 2
+    assert default_gpu_limit("cuda:1", ["0", "1", "2"]) == 1  # every job on one GPU
+    assert default_gpu_limit("cpu", ["0", "1"]) is None  # CPU runs claim no GPU
+    assert default_gpu_limit("auto", []) is None  # no GPU: auto jobs run on the CPU
+
+
 @pytest.mark.parametrize(
-    ("device", "resources", "expected"),
-    [
-        ("auto", [], "3"),  # as many GPU jobs at once as GPUs
-        ("cuda:1", [], "1"),  # every job on one GPU: one at a time
-        ("auto", ["--resources", "gpu=6"], "6"),  # the user's limit wins
-        ("cpu", [], None),  # CPU runs claim no GPU
-    ],
+    ("resources", "expected"),
+    [([], "3"), (["--resources", "gpu=6"], "6")],  # the visible GPUs; the user's limit wins
 )
-def test_gpu_job_limit_defaults_to_the_visible_gpus(
-    tiny_run, tmp_path, monkeypatch, device, resources, expected
+def test_the_workflow_applies_the_default_gpu_limit(
+    tiny_run, tmp_path, monkeypatch, resources, expected
 ):
     run_dir = copy_run(tiny_run, tmp_path / "run")
     # CUDA_VISIBLE_DEVICES fakes three GPUs for the Snakefile's count. A real (not dry) run
@@ -172,7 +175,7 @@ def test_gpu_job_limit_defaults_to_the_visible_gpus(
         "--configfile",
         str(TINY_CONFIG),
         "--config",
-        f"compute={{device: '{device}', batch_size: 500}}",
+        "compute={device: auto, batch_size: 500}",
         "--forcerun",
         "sat_matrix",
         "--until",

@@ -54,6 +54,15 @@ def visible_gpus(env: Mapping[str, str] | None = None) -> list[str]:
     return [str(i) for i, _ in enumerate(line for line in listing.splitlines() if line.strip())]
 
 
+def default_gpu_limit(device: str, gpus: list[str]) -> int | None:
+    """How many GPU jobs a local run starts at once when ``--resources gpu`` is not given: one
+    per visible GPU, one for a pinned ``cuda:N``, no limit for CPU runs or without a GPU (then
+    ``auto`` jobs run on the CPU and ``--cores`` bounds them)."""
+    if device == "cpu" or not gpus:
+        return None
+    return 1 if device.startswith("cuda:") else len(gpus)
+
+
 def lock_dir(env: Mapping[str, str] | None = None) -> Path:
     """Where the per-GPU lock files live: node-local (flock over NFS is unreliable) and shared by
     every run and user on the machine, since they all share its GPUs."""
