@@ -3,7 +3,8 @@ peak memory and weights size, for registry models with random weights (speed doe
 on the weights, and nothing is downloaded).
 
     python benchmarks/model_costs.py [--models rexnet_150 resnet50 ...] [--images 64]
-        [--steps 10] [--batch-size 32] [--device auto] [--autocast none|bf16]
+        [--steps 10] [--batch-size 32] [--device auto] [--autocast none|bf16] [--contiguous]
+        [--compile]
 
 Prints one row per model: images / s for clean evaluation, images x steps / s for PGD (the unit
 that scales with attack.steps), peak memory (GPU: max allocated; CPU: the process's peak RSS so
@@ -21,6 +22,7 @@ from pathlib import Path
 
 import torch
 
+from satsim import feeding
 from satsim.attack import AttackSettings, pgd_attack
 from satsim.predict import predict_logits
 from satsim.registry import load_registry
@@ -56,7 +58,14 @@ def main() -> None:
     parser.add_argument("--canonical-size", type=int, default=256)
     parser.add_argument("--device", default="auto")
     parser.add_argument("--autocast", default="none", choices=["none", "bf16"])
+    parser.add_argument(
+        "--contiguous", action="store_true", help="no channels-last (to see what it buys)"
+    )
+    parser.add_argument(
+        "--compile", action="store_true", help="torch.compile each model (warm-up included)"
+    )
     args = parser.parse_args()
+    feeding.USE_CHANNELS_LAST = not args.contiguous
 
     device = select_device(args.device)
     registry = load_registry(args.registry)
@@ -70,6 +79,8 @@ def main() -> None:
     name = torch.cuda.get_device_name(device) if device.type == "cuda" else "CPU"
     print(
         f"device {name} ({torch.get_num_threads()} threads), autocast {args.autocast}, "
+        f"{'contiguous' if args.contiguous else 'channels-last'}"
+        f"{', torch.compile' if args.compile else ''}, "
         f"{args.images} images at {size} px, {args.steps} PGD steps, batch {args.batch_size}"
     )
     print(
@@ -82,6 +93,8 @@ def main() -> None:
         bare = spec.build()
         weights_mb = sum(p.numel() * 4 for p in bare.parameters()) / 2**20
         model = with_precision(spec.wrap(bare).eval(), args.autocast, device).to(device)
+        if args.compile:
+            model = torch.compile(model, dynamic=False)
         if device.type == "cuda":
             torch.cuda.reset_peak_memory_stats(device)
         warm = min(4, args.images)

@@ -18,6 +18,16 @@ SHARED = REPO.parent / "shared"
 DEMO_REGISTRY = REPO / "configs" / "models" / "demo.yaml"
 
 
+def pytest_collection_modifyitems(config, items):
+    """Tests marked ``gpu`` skip, with the reason, where torch sees no CUDA GPU."""
+    if torch.cuda.is_available():
+        return
+    no_gpu = pytest.mark.skip(reason="needs a CUDA GPU (torch.cuda.is_available() is False)")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(no_gpu)
+
+
 @pytest.fixture(scope="session")
 def digits():
     """(eval images, eval labels, eval ids, train images, train labels) at 32 x 32."""

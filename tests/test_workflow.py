@@ -79,21 +79,6 @@ def test_rerun_resumes_from_what_is_done(tiny_run, tmp_path):
 
 
 @pytest.mark.slow
-def test_same_seed_same_bytes(tiny_run, tmp_path):
-    workdir, config = tiny_run, CONFIG
-    rerun = snakemake(tmp_path, "--configfile", str(config), "--until", "attack")
-    assert rerun.returncode == 0, rerun.stderr[-3000:]
-    for relative in (
-        "models/pit.safetensors",
-        "adversarial/pit.safetensors",
-        "clean/resnet10t.safetensors",
-    ):
-        first = (workdir / "results" / "tiny" / relative).read_bytes()
-        second = (tmp_path / "results" / "tiny" / relative).read_bytes()
-        assert first == second, relative
-
-
-@pytest.mark.slow
 def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run, tmp_path):
     workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     out = workdir / "results" / "tiny"
