@@ -148,11 +148,11 @@ _BACKEND_FUNCTIONS: dict[str, Callable[..., torch.Tensor]] = {
 
 def to_pixel_levels(x_adv: torch.Tensor, x_u8: torch.Tensor, epsilon_255ths: int) -> torch.Tensor:
     """Round adversarial images to uint8 and keep them exactly inside the epsilon ball (on the
-    images' device; float32 holds every level 0..255 exactly, so this is exact)."""
-    levels = torch.round(x_adv * 255.0)
-    base = x_u8.to(levels.dtype)
+    images' device; int16 holds every level and its ball exactly, at half float32's traffic)."""
+    levels = torch.round(x_adv * 255.0).to(torch.int16)
+    base = x_u8.to(torch.int16)
     levels = torch.minimum(torch.maximum(levels, base - epsilon_255ths), base + epsilon_255ths)
-    return levels.clamp_(0, 255).to(torch.uint8)
+    return levels.clamp(0, 255).to(torch.uint8)
 
 
 @dataclass
