@@ -2,7 +2,18 @@
 # this run's own matrix with (analysis.compare_released).
 
 
-# Runs where the network is; a local file in sat.released_matrix is copied instead.
+# The released matrix as the rules that read it take it: a local sat.released_matrix as
+# itself, so that editing the file reruns them; a URL as the fetch rule's download. (The test
+# is satsim.released.is_url's, repeated here to keep that module's imports out of the DAG.)
+def released_matrix_file():
+    source = config["sat"]["released_matrix"]
+    if source.startswith(("http://", "https://")):
+        return f"{RUN}/released/SAT_release.csv"
+    return source
+
+
+# Downloads a URL in sat.released_matrix (runs where the network is). A local file is read where
+# it is; this rule copies one only when its output is asked for by name.
 rule fetch_released_matrix:
     output:
         raw=f"{RUN}/released/SAT_release.csv",
@@ -21,7 +32,7 @@ if config["sat"]["source"] == "released":
 
     rule released_sat:
         input:
-            raw=f"{RUN}/released/SAT_release.csv",
+            raw=released_matrix_file(),
         output:
             sat=report(
                 f"{RUN}/sat/sat.csv",
@@ -34,6 +45,7 @@ if config["sat"]["source"] == "released":
             "../envs/analysis.yaml"
         params:
             models=MODELS,
+            eps_s=config["sat"]["eps_s"],
             known=list(FULL_REGISTRY),
         script:
             "../scripts/released_sat.py"
@@ -43,7 +55,7 @@ else:
     rule compare_released:
         input:
             sat=f"{RUN}/sat/sat.csv",
-            raw=f"{RUN}/released/SAT_release.csv",
+            raw=released_matrix_file(),
         output:
             summary=report(
                 f"{RUN}/analysis/released_comparison.csv",
@@ -63,6 +75,7 @@ else:
             "../envs/analysis.yaml"
         params:
             seed=SEED,
+            eps_s=config["sat"]["eps_s"],
             known=list(FULL_REGISTRY),
             top_k=config["analysis"]["top_k_pairs"],
             n_clusters=config["analysis"]["n_clusters"],

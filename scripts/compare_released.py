@@ -16,7 +16,7 @@ from satsim.scripting import script_session
 with script_session(snakemake):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
     ours = pd.read_csv(inputs.sat, index_col=0)
-    theirs = read_released(inputs.raw, params.known)
+    theirs = read_released(inputs.raw, params.known, eps_s=params.eps_s)
     summary, pairs = compare_matrices(ours, theirs, params.top_k, params.n_clusters, params.seed)
     for key, value in summary.items():
         print(f"{key}: {value}")

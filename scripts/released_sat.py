@@ -12,7 +12,7 @@ from satsim.scripting import script_session
 
 with script_session(snakemake):
     params, raw = snakemake.params, snakemake.input.raw
-    released = read_released(raw, params.known)
+    released = read_released(raw, params.known, eps_s=params.eps_s)
     absent = [model for model in params.models if model not in released.index]
     if absent:
         raise ReleasedMatrixError(
