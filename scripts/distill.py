@@ -25,10 +25,12 @@ with script_session(snakemake) as log:
     train, evaluation = ImageSet(inputs.train), ImageSet(inputs.eval)
     seed = int(wildcards.seed)
 
-    teacher = None
+    teacher, teacher_sha = None, None
     if params.teacher_spec is not None:
         teacher_spec = ModelSpec.from_description(params.teacher_spec)
-        teacher, _ = load_model(teacher_spec, inputs.weights, train.num_classes, inputs.card)
+        teacher, teacher_sha = load_model(
+            teacher_spec, inputs.weights, train.num_classes, inputs.card
+        )
     spec = ModelSpec.from_description(params.student_spec)
     torch.manual_seed(seed)  # the same initial student for every teacher
     student = spec.wrap(spec.build(train.num_classes))
@@ -47,6 +49,12 @@ with script_session(snakemake) as log:
         distill=distill,
         checkpoint=params.checkpoint,
         autocast=params.autocast,
+        # A checkpoint from another student, teacher or training set is not resumed.
+        checkpoint_key={
+            "student": params.student_spec,
+            "teacher_weights_sha256": teacher_sha,
+            "train_data_sha256": train.data_sha256,
+        },
     )
 
     # Evaluate on the eval images of the classes the student was trained on.

@@ -3,6 +3,8 @@ resumable training state, on small planted examples."""
 
 from __future__ import annotations
 
+import io
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -148,3 +150,48 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, digi
     assert losses[:2] == partial
     for name, tensor in whole.state_dict().items():
         assert torch.equal(tensor, resumed.state_dict()[name]), name
+
+
+def test_a_checkpoint_from_other_settings_is_discarded_not_resumed(tmp_path, digits):
+    """Issue 11: a job killed, its config changed (lr), then rerun must not resume the old
+    state: the result equals a clean run with the new settings, and the log says why."""
+    from satsim.registry import ModelSpec
+
+    spec = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [8, 16, 32, 64]})
+    *_, images, labels = digits
+    images, labels = images[:128], labels[:128]
+    old = TrainSettings(epochs=2, batch_size=64, lr=2e-3, weight_decay=0.05)
+    new = TrainSettings(epochs=2, batch_size=64, lr=1e-3, weight_decay=0.05)
+
+    def student():
+        torch.manual_seed(1)
+        return spec.wrap(spec.build(10))
+
+    checkpoint = tmp_path / "state.pt"
+    train_classifier(student(), images, labels, old, 1, checkpoint=checkpoint, stop_after=1)
+    log = io.StringIO()
+    rerun = student()
+    losses = train_classifier(rerun, images, labels, new, 1, checkpoint=checkpoint, progress=log)
+    clean = student()
+    assert losses == train_classifier(clean, images, labels, new, 1)
+    for name, tensor in clean.state_dict().items():
+        assert torch.equal(tensor, rerun.state_dict()[name]), name
+    assert (
+        f"discarding {checkpoint}: made with other settings (training.lr: 0.002" in log.getvalue()
+    )
+
+
+def test_an_unreadable_checkpoint_is_discarded_with_a_line(tmp_path, digits):
+    from satsim.registry import ModelSpec
+
+    spec = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [8, 16, 32, 64]})
+    *_, images, labels = digits
+    checkpoint = tmp_path / "state.pt"
+    checkpoint.write_bytes(b"\x80\x04 not a checkpoint")
+    settings = TrainSettings(epochs=1, batch_size=64, lr=2e-3, weight_decay=0.05)
+    log = io.StringIO()
+    model = spec.wrap(spec.build(10))
+    train_classifier(
+        model, images[:64], labels[:64], settings, 1, checkpoint=checkpoint, progress=log
+    )
+    assert f"discarding {checkpoint}: unreadable (UnpicklingError)" in log.getvalue()

@@ -3,8 +3,10 @@ optional knowledge distillation and per-epoch checkpoints that make a killed job
 
 from __future__ import annotations
 
+import json
 import math
 import os
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any, TextIO
@@ -111,6 +113,7 @@ def train_classifier(
     checkpoint: str | os.PathLike | None = None,
     autocast: str = "none",
     stop_after: int | None = None,
+    checkpoint_key: Mapping[str, Any] | None = None,
 ) -> list[float]:
     """Train ``model`` (reads canonical [0, 1] images) with AdamW, one epoch of linear warm-up
     and a cosine decay; with a ``teacher`` (frozen, same canonical input), by distillation.
@@ -120,7 +123,9 @@ def train_classifier(
     finished epoch, ending with the same result as an uninterrupted run. ``autocast`` ``bf16``
     runs forward passes under bfloat16 autocast. ``stop_after`` ends this call after that many
     finished epochs (e.g. to fit a cluster's time limit); a later call with the same checkpoint
-    goes on from there.
+    goes on from there. A checkpoint records what made it (the settings, seed, distillation and
+    autocast, plus ``checkpoint_key``: e.g. the data and teacher weights hashes); one made
+    otherwise, or unreadable, is discarded with a line in ``progress`` and training starts over.
 
     Returns the mean training loss of each finished epoch.
     """
@@ -137,11 +142,22 @@ def train_classifier(
     schedule = torch.optim.lr_scheduler.LambdaLR(
         optimizer, warmup_cosine(settings.epochs * steps_per_epoch, steps_per_epoch)
     )
+    key = {
+        "training": settings.describe(),
+        "seed": seed,
+        "distillation": distill.describe() if teacher is not None else None,
+        "autocast": autocast,
+        **(checkpoint_key or {}),
+    }
     losses: list[float] = []
     if checkpoint is not None and Path(checkpoint).exists():
-        losses = load_training_state(checkpoint, model, optimizer, schedule, generator)
+        try:
+            losses = load_training_state(checkpoint, model, optimizer, schedule, generator, key)
+            message = f"resuming from {checkpoint} after epoch {len(losses)}"
+        except StaleCheckpoint as stale:
+            message = f"discarding {checkpoint}: {stale}; training from the start"
         if progress is not None:
-            print(f"resuming from {checkpoint} after epoch {len(losses)}", file=progress)
+            print(message, file=progress)
     use_bf16 = autocast == "bf16"
     # The training images live on the device for the whole run (uint8: 2 GB for the paper's
     # 10,000 distillation images), so a step moves no pixels from the host.
@@ -178,9 +194,13 @@ def train_classifier(
             total += loss.detach().double() * len(batch)
         losses.append(total.item() / len(order))
         if checkpoint is not None:
-            save_training_state(checkpoint, model, optimizer, schedule, generator, losses)
+            save_training_state(checkpoint, model, optimizer, schedule, generator, losses, key)
     model.eval()
     return losses
+
+
+class StaleCheckpoint(ValueError):
+    """A training checkpoint that cannot be resumed: unreadable, or made with other settings."""
 
 
 def save_training_state(
@@ -190,15 +210,17 @@ def save_training_state(
     schedule: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
     losses: list[float],
+    key: Mapping[str, Any],
 ) -> None:
-    """Everything needed to continue training exactly, written atomically (tensors and plain
-    Python values only, so it loads with ``weights_only=True``)."""
+    """Everything needed to continue training exactly, and what made it (``key``), written
+    atomically (tensors and plain Python values only, so it loads with ``weights_only=True``)."""
     state = {
         "model": model.state_dict(),
         "optimizer": optimizer.state_dict(),
         "schedule": {k: v for k, v in schedule.state_dict().items() if k != "lr_lambdas"},
         "generator": generator.get_state(),
         "losses": list(losses),
+        "key": json.dumps(key, sort_keys=True),
     }
     with atomic_path(path) as tmp:
         torch.save(state, tmp)
@@ -210,11 +232,38 @@ def load_training_state(
     optimizer: torch.optim.Optimizer,
     schedule: torch.optim.lr_scheduler.LRScheduler,
     generator: torch.Generator,
+    key: Mapping[str, Any],
 ) -> list[float]:
-    """Restore what :func:`save_training_state` wrote; returns the finished epochs' losses."""
-    state = torch.load(path, map_location="cpu", weights_only=True)
+    """Restore what :func:`save_training_state` wrote; returns the finished epochs' losses.
+
+    Raises:
+        StaleCheckpoint: the file is unreadable or was made with another ``key`` (nothing is
+            restored then).
+    """
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as error:  # truncated, foreign or pickled-code file: all just unusable
+        raise StaleCheckpoint(f"unreadable ({type(error).__name__})") from error
+    recorded = json.loads(state["key"]) if isinstance(state, dict) and "key" in state else None
+    expected = json.loads(json.dumps(key, sort_keys=True))
+    if recorded != expected:
+        raise StaleCheckpoint(f"made with other settings ({_first_difference(recorded, expected)})")
     model.load_state_dict(state["model"])
     optimizer.load_state_dict(state["optimizer"])
     schedule.load_state_dict({**schedule.state_dict(), **state["schedule"]})
     generator.set_state(state["generator"])
     return list(state["losses"])
+
+
+def _first_difference(recorded: Any, expected: Mapping[str, Any], prefix: str = "") -> str:
+    """``training.lr: 0.002 in the checkpoint, 0.001 now``: the first setting that differs."""
+    if not isinstance(recorded, Mapping):
+        return "it records no settings"
+    for name in sorted(set(recorded) | set(expected)):
+        old, new = recorded.get(name), expected.get(name)
+        if isinstance(old, Mapping) and isinstance(new, Mapping):
+            if old != new:
+                return _first_difference(old, new, f"{prefix}{name}.")
+        elif old != new:
+            return f"{prefix}{name}: {old!r} in the checkpoint, {new!r} now"
+    return "none"
