@@ -8,14 +8,14 @@ Steps, each a subprocess with its own time limit (a failing step is reported, th
 run):
 
 1. ``environment``: torch, CUDA, the GPUs.
-2. ``throughput``: ``model_costs.py`` for five architectures in float32 and bf16 (channels-last,
-   as the workflow runs them), then one model contiguous and one under ``torch.compile``, to see
-   whether either pays.
-3. ``floor``: ``host_overhead.py``, the work per batch outside the model next to the model's.
-4. ``workflow``: the tiny config on the device and on the CPU (or ``--reference-run``, a finished
-   CPU run of the same config), compared: SAT, clean accuracy and white-box success.
-5. ``gpu_tests``: ``pytest -m gpu`` (device selection, CPU/GPU agreement, a real out-of-memory
+2. ``gpu_tests``: ``pytest -m gpu`` (device selection, CPU/GPU agreement, a real out-of-memory
    back-off, training on the device); they skip without CUDA.
+3. ``throughput``: ``model_costs.py`` for five architectures in float32 and bf16 (channels-last,
+   as the workflow runs them), then one model contiguous, to see what channels-last buys.
+4. ``floor``: ``host_overhead.py``, the work per batch outside the model next to the model's.
+5. ``workflow``: the tiny config on the device and on the CPU (or ``--reference-run``, a finished
+   CPU run of the same config), compared: SAT, clean accuracy and white-box success.
+6. ``throughput_compiled``: one model under ``torch.compile``, last, in whatever time is left.
 
 ``--reduced`` shrinks every step so the whole check runs on a CPU in CI (tests/test_benchmarks.py).
 Writes ``report.json`` (every step's status, time, output and parsed numbers) and ``report.md``.
@@ -26,6 +26,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import subprocess
 import sys
 import tempfile
@@ -40,7 +41,8 @@ from satsim.artifacts import read_provenance
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"
 TINY = REPO / "tests" / "configs" / "tiny.yaml"
-SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
+SNAKEMAKE = [sys.executable, "-m", "snakemake"]
+GPU_TESTS = [sys.executable, "-m", "pytest", "-q", "-m", "gpu", "-p", "no:cacheprovider"]
 PAPER_MODELS = [
     "resnet50",
     "efficientnet_b2",
@@ -50,28 +52,38 @@ PAPER_MODELS = [
 ]
 
 
-def run_step(command: list[str], timeout: int, cwd: Path = REPO) -> dict:
-    """Run one step's command; its status, seconds and combined output."""
+def run_step(command: list[str], timeout: float, cwd: Path = REPO) -> dict:
+    """Run one step's command in its own process group (a timeout kills its children too, e.g.
+    Snakemake's jobs); its status, seconds and combined output."""
     start = time.perf_counter()
     try:
-        done = subprocess.run(
-            command, cwd=cwd, capture_output=True, text=True, timeout=timeout, env=os.environ
+        process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
         )
-        status = "ok" if done.returncode == 0 else f"failed (exit {done.returncode})"
-        output = done.stdout + done.stderr
-    except subprocess.TimeoutExpired as expired:
-        status = f"timed out after {timeout} s"
-        output = _text(expired.stdout) + _text(expired.stderr)
+    except OSError as error:
+        return _result(command, f"failed to start ({error})", start, "")
+    try:
+        output, _ = process.communicate(timeout=max(1, timeout))
+        status = "ok" if process.returncode == 0 else f"failed (exit {process.returncode})"
+    except subprocess.TimeoutExpired:
+        os.killpg(process.pid, signal.SIGKILL)
+        output, _ = process.communicate()
+        status = f"timed out after {timeout:.0f} s"
+    return _result(command, status, start, output)
+
+
+def _result(command: list[str], status: str, start: float, output: str) -> dict:
     return {
         "command": " ".join(command),
         "status": status,
         "seconds": round(time.perf_counter() - start, 1),
-        "output": output[-20_000:],
+        "output": (output or "")[-20_000:],
     }
-
-
-def _text(stream: bytes | str | None) -> str:
-    return stream.decode(errors="replace") if isinstance(stream, bytes) else stream or ""
 
 
 def environment() -> dict:
@@ -118,22 +130,24 @@ def floor_step(device: str, reduced: bool) -> list[str]:
 
 
 def workflow_step(
-    device: str, reference_run: Path | None, timeout: int, work: Path | None = None
+    device: str, reference_run: Path | None, deadline: float, work: Path | None = None
 ) -> dict:
     """The tiny config on ``device``, and on the CPU unless ``reference_run`` is a finished CPU
-    run of it, in ``work`` (default: a new temporary folder); their SAT matrices, clean
-    accuracies and white-box success compared."""
+    run of it, in ``work`` (default: a new temporary folder), both before ``deadline``
+    (``time.monotonic()``); their SAT matrices, clean accuracies and white-box success compared."""
     work = Path(tempfile.mkdtemp(prefix="gpu_check_")) if work is None else work
     runs = {"device": work / "device", "cpu": reference_run or work / "cpu"}
     steps = {}
     for name, devices in (("device", device), ("cpu", "cpu")):
         if name == "cpu" and reference_run is not None:
             continue
-        runs[name].mkdir(parents=True)
-        command = [SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "all"]
+        runs[name].mkdir(parents=True, exist_ok=True)
+        command = [*SNAKEMAKE, "--snakefile", str(REPO / "Snakefile"), "--cores", "all"]
         command += ["--configfile", str(TINY)]
         command += ["--config", f"compute={{device: {devices}, batch_size: 500}}"]
-        steps[name] = run_step(command, timeout, cwd=runs[name])
+        if devices == "cuda":
+            command += ["--resources", "gpu=4"]  # tiny models: let jobs share the GPU
+        steps[name] = run_step(command, deadline - time.monotonic(), cwd=runs[name])
     failed = [f"{name}: {s['status']}" for name, s in steps.items() if s["status"] != "ok"]
     result = {
         "command": "; ".join(s["command"] for s in steps.values()),
@@ -201,37 +215,30 @@ def main() -> None:
     device = "cuda" if torch.cuda.is_available() else "cpu"
     deadline = time.monotonic() + args.budget
 
-    planned = {"environment": None, **throughput_steps(device, args.reduced)}
-    planned["floor"] = floor_step(device, args.reduced)
-    planned["workflow"] = None
-    planned["gpu_tests"] = [
-        sys.executable,
-        "-m",
-        "pytest",
-        "-q",
-        "-m",
-        "gpu",
-        "-p",
-        "no:cacheprovider",
-    ]
+    # The GPU tests first (they matter most), torch.compile last (it may not pay, or finish).
+    throughput = throughput_steps(device, args.reduced)
+    compiled = throughput.pop("throughput_compiled")
+    planned = {"environment": None, "gpu_tests": GPU_TESTS, **throughput}
+    planned |= {"floor": floor_step(device, args.reduced), "workflow": None}
+    planned["throughput_compiled"] = compiled
     steps: dict[str, dict] = {}
     for name, command in planned.items():
         if any(name.startswith(skipped) for skipped in args.skip):
             continue
         # No step may take more than its share: the whole call must end within --budget.
-        limit = max(10, min(args.step_limit, int(deadline - time.monotonic())))
+        remaining = deadline - time.monotonic()
+        limit = min(240 if name == "gpu_tests" else args.step_limit, remaining)
         if name == "environment":
             steps[name] = environment()
+        elif remaining < 15:
+            steps[name] = _result(
+                command or [name], "skipped: out of time", time.perf_counter(), ""
+            )
         elif name == "throughput_compiled" and args.reduced:
             reason = "skipped: reduced mode (compiling takes minutes on a CPU)"
-            steps[name] = {
-                "command": " ".join(command),
-                "status": reason,
-                "seconds": 0.0,
-                "output": "",
-            }
+            steps[name] = _result(command, reason, time.perf_counter(), "")
         elif name == "workflow":
-            steps[name] = workflow_step(device, args.reference_run, limit, args.keep_runs)
+            steps[name] = workflow_step(device, args.reference_run, deadline, args.keep_runs)
         else:
             steps[name] = run_step(command, limit)
         print(f"{name}: {steps[name]['status']} ({steps[name]['seconds']} s)", flush=True)

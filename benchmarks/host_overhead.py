@@ -289,6 +289,8 @@ def parse_args() -> argparse.Namespace:
 
 
 def main() -> None:
+    # float32 means float32, as in the workflow (compute.tf32: false).
+    torch.backends.cuda.matmul.allow_tf32 = torch.backends.cudnn.allow_tf32 = False
     args = parse_args()
     torch.set_num_threads(args.threads)
     info = header(args)

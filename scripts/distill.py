@@ -54,6 +54,7 @@ with script_session(snakemake) as log:
             "student": params.student_spec,
             "teacher_weights_sha256": teacher_sha,
             "train_data_sha256": train.data_sha256,
+            "numerics": describe_numerics(device, params.autocast),
         },
     )
 

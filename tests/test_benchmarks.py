@@ -38,13 +38,13 @@ def test_gpu_check_runs_every_step_in_reduced_mode_on_a_cpu(tiny_run, tmp_path):
     steps = json.loads((out / "report.json").read_text())["steps"]
     assert list(steps) == [
         "environment",
+        "gpu_tests",
         "throughput_fp32",
         "throughput_bf16",
         "throughput_contiguous",
-        "throughput_compiled",
         "floor",
         "workflow",
-        "gpu_tests",
+        "throughput_compiled",
     ]
     for name, step in steps.items():
         assert step["status"] == "ok" or step["status"].startswith("skipped"), (name, step)

@@ -222,4 +222,5 @@ def pgd_attack(
         empty = torch.empty((0, *images_u8.shape[1:]), dtype=torch.uint8)
         return AttackResult(empty, torch.empty(0, dtype=torch.bool))
     adversarial, fooled = zip(*results, strict=True)
-    return AttackResult(torch.cat(adversarial).cpu(), torch.cat(fooled).cpu())
+    # Batch by batch to the host: concatenating on the device would double the peak there.
+    return AttackResult(torch.cat([a.cpu() for a in adversarial]), torch.cat(fooled).cpu())

@@ -101,9 +101,18 @@ def claim_gpu(gpu_names: list[str], directory: Path | None = None) -> int:
 
 
 def _try_lock(path: Path) -> bool:
-    # Read-only, so that a file another user created can still be locked.
+    # Read-only, so that a file another user created can still be locked; created only when
+    # missing, since O_CREAT on another user's file in a sticky folder fails where Linux protects
+    # such files (fs.protected_regular, systemd's default).
     try:
-        descriptor = os.open(path, os.O_RDONLY | os.O_CREAT, 0o644)
+        descriptor = os.open(path, os.O_RDONLY)
+    except FileNotFoundError:
+        try:
+            descriptor = os.open(path, os.O_RDONLY | os.O_CREAT | os.O_EXCL, 0o644)
+        except FileExistsError:  # another job created it just now
+            return _try_lock(path)
+        except OSError:
+            return False
     except OSError:
         return False
     try:

@@ -43,7 +43,10 @@ def select_device(preference: str = "auto", gpu_count: int | None = None) -> tor
     names = visible_gpus()
     if len(names) != count:  # e.g. CUDA_VISIBLE_DEVICES unset and no nvidia-smi: use indices
         names = [str(index) for index in range(count)]
-    return torch.device("cuda", claim_gpu(names))
+    device = torch.device("cuda", claim_gpu(names))
+    if gpu_count is None:  # a real GPU: calls without a device argument go to it, not GPU 0
+        torch.cuda.set_device(device)
+    return device
 
 
 def make_deterministic(seed: int, threads: int | None = None) -> None:

@@ -40,8 +40,9 @@ def random_shift(x: torch.Tensor, max_shift: int, generator: torch.Generator) ->
     n, _, height, width = x.shape
     padded = F.pad(x, (max_shift,) * 4, mode="reflect")
     # Offsets come from the (CPU) generator, so a run's draws are the same on every device.
-    top = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
-    left = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator).to(x.device)
+    top = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    left = torch.randint(0, 2 * max_shift + 1, (n,), generator=generator)
+    top, left = (t.to(x.device, non_blocking=True) for t in (top, left))
     rows = (top[:, None] + torch.arange(height, device=x.device))[:, None, :, None]  # (N,1,H,1)
     cols = (left[:, None] + torch.arange(width, device=x.device))[:, None, None, :]  # (N,1,1,W)
     batch = torch.arange(n, device=x.device)[:, None, None, None]
@@ -172,11 +173,11 @@ def train_classifier(
         disable=progress is None,
         mininterval=5.0,
     ):
-        order = torch.randperm(len(images_u8), generator=generator)
+        order = torch.randperm(len(images_u8), generator=generator).to(device)
         # Summed on the device in float64 (as Python floats would be): one sync per epoch.
         total = torch.zeros((), dtype=torch.float64, device=device)
         for start in range(0, len(order), settings.batch_size):
-            batch = order[start : start + settings.batch_size].to(device)
+            batch = order[start : start + settings.batch_size]
             x = random_shift(unit_float(images_u8[batch]), settings.max_shift_px, generator)
             y = labels[batch]
             with torch.autocast(device.type, dtype=torch.bfloat16, enabled=use_bf16):
