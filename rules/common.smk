@@ -9,10 +9,14 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 from snakemake.utils import validate
 
 from satsim.config import (
+    check_analysis_ranges,
     check_config,
+    check_distillation,
     check_factory_weights,
     check_imagenet_paths,
     local_weights,
+    model_count_notes,
+    selected_models,
 )
 from satsim.gpus import default_gpu_limit, visible_gpus
 from satsim.registry import load_registry
@@ -42,14 +46,11 @@ FULL_REGISTRY = load_registry(
     if isinstance(config["models"]["registry"], list)
     else workflow_path(config["models"]["registry"])
 )
-REGISTRY = FULL_REGISTRY
-if config["models"].get("include"):
-    REGISTRY = REGISTRY.subset(config["models"]["include"])
-if config["models"].get("exclude"):
-    _excluded = {REGISTRY.get_spec(name).name for name in config["models"]["exclude"]}
-    REGISTRY = REGISTRY.subset(name for name in REGISTRY if name not in _excluded)
+# Names in the config are checked against the whole registry: a model left out of this run is
+# still a valid name (local weights or an exclude list shared between subsets).
+REGISTRY = selected_models(config["models"], FULL_REGISTRY)
 MODELS = list(REGISTRY)
-LOCAL_WEIGHTS = local_weights(config["models"], REGISTRY)
+LOCAL_WEIGHTS = local_weights(config["models"], FULL_REGISTRY)
 check_factory_weights(config["models"], REGISTRY, LOCAL_WEIGHTS)
 
 COMPONENTS = {name: spec.components for name, spec in REGISTRY.items()}
@@ -80,9 +81,12 @@ if (
         "images to run it",
         file=sys.stderr,
     )
-# An unknown student stops the run here, with close matches suggested.
-for _student in DISTILLATION.get("students", []):
-    REGISTRY.get_spec(_student)
+# Mistakes that depend on the selected models stop the run here, before any job.
+check_distillation(DISTILLATION, FULL_REGISTRY, MODELS, runs=DISTILL)
+check_analysis_ranges(config["analysis"], len(MODELS), COMPUTED)
+_notes = model_count_notes(config, len(MODELS), ensembles=COMPUTED, distill=DISTILL)
+for _note in _notes:
+    print(f"note: {_note}", file=sys.stderr)
 
 # Params are what a job's numbers depend on: Snakemake reruns a job when one changes.
 # Execution settings (compute.device, compute.batch_size, attack.batch_size) are read by the
@@ -99,7 +103,11 @@ ATTACK_SETTINGS = {
 # without --resources gpu=N runs as many GPU jobs at once as the machine has GPUs (one for a
 # pinned cuda:N); Slurm gives each job its own allocation instead.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
-if workflow.is_main_process and workflow.local_exec and "gpu" not in workflow.global_resources:
+if (
+    workflow.is_main_process
+    and workflow.local_exec
+    and "gpu" not in workflow.global_resources
+):
     _gpu_limit = default_gpu_limit(config["compute"]["device"], visible_gpus())
     if _gpu_limit is not None:
         workflow.register_resource("gpu", _gpu_limit)
