@@ -11,7 +11,12 @@ import numpy as np
 
 from satsim.artifacts import ImageSet, load_tensors
 from satsim.atomic import write_csv
-from satsim.provenance import MUST_AGREE, check_agreement, check_weights
+from satsim.provenance import (
+    MUST_AGREE,
+    check_agreement,
+    check_transfer_sources,
+    check_weights,
+)
 from satsim.sat import sat_matrix
 from satsim.scripting import script_session
 
@@ -35,6 +40,11 @@ with script_session(snakemake):
                     f"{inputs.transfer[0]}; rerun the transfer jobs"
                 )
     check_agreement(records, MUST_AGREE)
+    weights_of = {
+        m: records[c]["weights_sha256"] for m, c in zip(models, inputs.clean, strict=True)
+    }
+    for transfer_path in inputs.transfer:
+        check_transfer_sources(transfer_path, records[transfer_path], weights_of)
 
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")

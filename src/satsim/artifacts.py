@@ -39,13 +39,31 @@ def save_tensors(
 
 
 def load_tensors(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], dict[str, Any]]:
-    """Load all tensors and the provenance record of a file written by :func:`save_tensors`."""
+    """Load all tensors and the provenance record of a file written by :func:`save_tensors`,
+    checking the tensors against the content hash in its header."""
 
     def read_all(handle: Any) -> tuple[dict[str, torch.Tensor], dict[str, str]]:
         return {name: handle.get_tensor(name) for name in handle.keys()}, handle.metadata() or {}
 
     tensors, header = _open(path, read_all)
-    return tensors, json.loads(header.get(PROVENANCE_KEY, "{}"))
+    record = json.loads(header.get(PROVENANCE_KEY, "{}"))
+    check_content(path, record, content_sha256(tensors))
+    return tensors, record
+
+
+class ContentMismatch(ValueError):
+    """A file's tensors no longer hash to what its header recorded: changed after writing."""
+
+
+def check_content(path: str | os.PathLike, record: dict[str, Any], actual_sha256: str) -> None:
+    """Refuse a file whose tensors do not hash to its recorded :data:`CONTENT_KEY` (files from
+    before the key existed are not checked)."""
+    expected = record.get(CONTENT_KEY)
+    if expected is not None and expected != actual_sha256:
+        raise ContentMismatch(
+            f"{path}: its contents changed after it was written (the tensors no longer match "
+            f"the hash in its header); delete it and rerun the rule that makes it"
+        )
 
 
 def read_provenance(path: str | os.PathLike) -> dict[str, Any]:
@@ -140,6 +158,7 @@ class RowSlices:
             raise ValueError(f"tensor {name!r}: its byte range does not match its shape")
         if self.path.stat().st_size < 8 + header_bytes + end:
             raise ValueError("truncated")
+        self._content = _SequentialContentCheck(self.path, header, name)
 
     def __len__(self) -> int:
         return self.shape[0]
@@ -160,9 +179,52 @@ class RowSlices:
                         f"{self.path}: truncated; delete it and rerun the rule that makes it"
                     )
                 done += got
+        self._content.rows_read(start, stop, buffer, self._row_bytes, len(self))
         if count == 0:
             return torch.empty((0, *self.shape[1:]), dtype=self.dtype)
         return torch.frombuffer(buffer, dtype=self.dtype).reshape(count, *self.shape[1:])
+
+
+class _SequentialContentCheck:
+    """The content hash of a file whose one big tensor is read in row slices, built as the rows
+    go by (the other tensors are small and read whole): when the last row has been read in order,
+    the file is checked against its header without a second pass over its bytes. Rows read again
+    (a batch retried after an out-of-memory halving) are not hashed twice."""
+
+    def __init__(self, path: Path, header: dict[str, Any], name: str) -> None:
+        self.path, self.name = path, name
+        self.record = json.loads((header.get("__metadata__") or {}).get(PROVENANCE_KEY, "{}"))
+        self.names = sorted(key for key in header if key != "__metadata__")
+        self.next_row = 0
+        self.digest: Any = None
+        if CONTENT_KEY in self.record:
+            self.digest = hashlib.sha256()
+            self._hash_others(before=True)
+            entry = header[name]
+            dtype = torch.empty((), dtype=_SAFETENSORS_DTYPES[entry["dtype"]]).numpy().dtype
+            self.digest.update(name.encode() + b"\0")
+            self.digest.update(str((dtype.str, tuple(entry["shape"]))).encode())
+
+    def rows_read(
+        self, start: int, stop: int, buffer: bytearray, row_bytes: int, rows: int
+    ) -> None:
+        if self.digest is None or stop <= self.next_row:
+            return
+        if start > self.next_row:  # rows skipped: this pass cannot check the file
+            self.digest = None
+            return
+        self.digest.update(memoryview(buffer)[(self.next_row - start) * row_bytes :])
+        self.next_row = stop
+        if self.next_row == rows:
+            self._hash_others(before=False)
+            check_content(self.path, self.record, self.digest.hexdigest())
+            self.digest = None
+
+    def _hash_others(self, before: bool) -> None:
+        others = [n for n in self.names if (n < self.name) == before and n != self.name]
+        for other in others:
+            self.digest.update(other.encode() + b"\0")
+            _update_digest(self.digest, read_tensor(self.path, other))
 
 
 def open_rows(path: str | os.PathLike, name: str) -> RowSlices:
@@ -194,7 +256,8 @@ class ImageSet:
     def images(self) -> torch.Tensor:
         """All images, loaded on first use (a transfer job needs only the labels)."""
         if self._images is None:
-            self._images = read_tensor(self.path, "images")
+            tensors, _ = load_tensors(self.path)  # checks every tensor against the header
+            self._images = tensors["images"]
         return self._images
 
     @property

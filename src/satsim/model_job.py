@@ -8,6 +8,8 @@ from typing import Any
 import torch
 
 from satsim.artifacts import ImageSet
+from satsim.atomic import read_json
+from satsim.provenance import check_card_data
 from satsim.registry import ModelSpec
 from satsim.runtime import configure_numerics, describe_numerics, select_device, with_precision
 from satsim.weights import load_model
@@ -64,6 +66,7 @@ def load_model_job(smk: Any) -> ModelJob:
     config (``compute.device``) so that changing it never reruns a finished job."""
     device = job_device(smk)
     data = ImageSet(smk.input.eval)
+    check_card_data(smk.input.card, read_json(smk.input.card), smk.input.eval, data.data_sha256)
     spec = ModelSpec.from_description(smk.params.spec)
     model, sha = load_model(spec, smk.input.weights, data.num_classes, smk.input.card)
     precision = smk.params.autocast

@@ -90,3 +90,32 @@ def check_weights(path: str, record: Mapping[str, Any], weights_sha256: str) -> 
             f"{path} was made from weights with sha256 {recorded}, but the model's weights file "
             f"now has sha256 {weights_sha256}. Delete {path} and rerun to rebuild it."
         )
+
+
+def check_card_data(
+    card_path: str, card: Mapping[str, Any], eval_path: str, data_sha256: str
+) -> None:
+    """Refuse a trained model whose card names another evaluation set than the run's: a model
+    from a run with another seed or data setting may have trained on images this run evaluates."""
+    recorded = card.get("eval_data_sha256")
+    if recorded is not None and recorded != data_sha256:
+        raise ProvenanceMismatch(
+            f"{card_path} was tested on another evaluation set (sha256 {recorded[:12]}...) than "
+            f"{eval_path} ({data_sha256[:12]}...): a model from a run with another seed or data "
+            "setting may have trained on this run's evaluation images. Delete the card and its "
+            "weights and rerun to train the model for this run."
+        )
+
+
+def check_transfer_sources(
+    transfer_path: str, record: Mapping[str, Any], weights_of: Mapping[str, str]
+) -> None:
+    """Refuse a transfer file whose adversarial sets came from other weights than the source
+    models' now (``weights_of``: source model -> its weights sha256 in this run)."""
+    for source, sha in (record.get("sources") or {}).items():
+        if source in weights_of and weights_of[source] != sha:
+            raise ProvenanceMismatch(
+                f"{transfer_path} evaluated adversarial images made on {source!r} with weights "
+                f"sha256 {sha[:12]}..., but {source!r} now has {weights_of[source][:12]}...: "
+                f"delete {transfer_path} and rerun to evaluate the current sets."
+            )
