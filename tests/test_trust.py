@@ -65,7 +65,14 @@ def test_sat_refuses_a_transfer_file_changed_in_place(tiny_run, tmp_path):
     run = snakemake(run_dir, "--configfile", str(TINY_CONFIG), "-R", "sat_matrix")
     assert run.returncode != 0
     log = (run_dir / TINY / "logs" / "sat_matrix.log").read_text()
-    assert f"{TINY / 'transfer' / 'pit.safetensors'}: its contents changed" in log
+    # The log (which Snakemake prints) starts with the cause and the fix; the traceback follows.
+    first = log.splitlines()[0]
+    assert first.startswith(f"ERROR ContentMismatch: {TINY / 'transfer' / 'pit.safetensors'}: its")
+    assert first.endswith("delete it and rerun the rule that makes it")
+    assert (
+        f"{TINY / 'logs' / 'sat_matrix.log'}:\n{'=' * 80}\nERROR ContentMismatch"
+        in run.stdout + run.stderr
+    )
 
 
 @pytest.mark.slow
@@ -80,5 +87,6 @@ def test_a_model_from_a_run_with_another_seed_is_refused(tiny_run, tmp_path):
     run = snakemake(run_dir, "--configfile", str(TINY_CONFIG), "--until", "clean_predictions")
     assert run.returncode != 0
     log = (run_dir / TINY / "logs" / "clean_predictions" / "gmlp.log").read_text()
-    assert f"{TINY / 'models' / 'gmlp.json'} was tested on another evaluation set" in log
-    assert "Delete the card and its weights and rerun" in log
+    first = log.splitlines()[0]
+    assert first.startswith(f"ERROR ProvenanceMismatch: {TINY / 'models' / 'gmlp.json'} was tested")
+    assert first.endswith("rerun to train the model for this run.")

@@ -24,11 +24,13 @@ import numpy as np
 def script_session(smk: Any) -> Iterator[TextIO]:
     """Run a rule's body with stdout, stderr, warnings and tqdm progress going to its log.
 
-    Yields the log stream (pass it as ``progress=`` to long loops). A failure is written to the
-    log and raised again, so Snakemake reports the job as failed and shows the message too.
+    Yields the log stream (pass it as ``progress=`` to long loops). A failure is raised again, so
+    Snakemake reports the job as failed; its log then starts with one line, the cause (satsim's
+    messages name the file or key and the fix), and keeps the progress and the traceback below.
     """
     log_path = Path(smk.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
+    failure: BaseException | None = None
     with open(log_path, "w", buffering=1) as log, redirect_stdout(log), redirect_stderr(log):
         logging.basicConfig(
             stream=log,
@@ -45,6 +47,20 @@ def script_session(smk: Any) -> Iterator[TextIO]:
             importlib.import_module("satsim.runtime").make_deterministic(seed, smk.threads)
         try:
             yield log
-        except Exception:
+        except Exception as error:
             traceback.print_exc(file=log)
-            raise
+            failure = error
+    if failure is not None:
+        _put_first(log_path, failure_line(failure))
+        raise failure
+
+
+def failure_line(error: BaseException) -> str:
+    """One line for the top of a failed job's log: the exception's type and first line."""
+    message = str(error).strip().splitlines()
+    return f"ERROR {type(error).__name__}: {message[0] if message else '(no message)'}"
+
+
+def _put_first(log_path: Path, line: str) -> None:
+    rest = log_path.read_text(errors="replace")
+    log_path.write_text(f"{line}\n{rest}")
