@@ -125,7 +125,7 @@ def test_whole_paper_dag_runs_offline_on_local_weights_and_fake_imagenet(paper_r
     assert len(pd.read_csv(out / "analysis" / "distillation_runs.csv")) == 2  # teacher + none
     comparison = pd.read_csv(out / "analysis" / "released_comparison.csv")
     assert comparison["n_models"].item() == len(MODELS)
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.partial")) and not list(out.rglob("*.tmp*"))
 
 
 @pytest.mark.slow

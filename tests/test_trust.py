@@ -5,6 +5,10 @@ from __future__ import annotations
 
 import json
 import os
+import signal
+import subprocess
+import sys
+import textwrap
 from pathlib import Path
 
 import pytest
@@ -12,6 +16,7 @@ import torch
 from workflow_helpers import TINY_CONFIG, copy_run, snakemake
 
 from satsim.artifacts import ContentMismatch, load_tensors, open_rows, save_tensors
+from satsim.atomic import partial_dir
 
 TINY = Path("results") / "tiny"
 
@@ -90,3 +95,24 @@ def test_a_model_from_a_run_with_another_seed_is_refused(tiny_run, tmp_path):
     first = log.splitlines()[0]
     assert first.startswith(f"ERROR ProvenanceMismatch: {TINY / 'models' / 'gmlp.json'} was tested")
     assert first.endswith("rerun to train the model for this run.")
+
+
+def test_a_write_killed_midway_leaves_no_finished_file_and_the_next_write_cleans_up(tmp_path):
+    """Issue 11, failure 8: a kill during a large write left temporary files as big as the
+    artefact that nothing removed."""
+    target = tmp_path / "adversarial.safetensors"
+    writer = textwrap.dedent(
+        f"""
+        import os, signal
+        from satsim.atomic import atomic_path
+        with atomic_path({str(target)!r}) as tmp:
+            tmp.write_bytes(b"half an artefact")
+            os.kill(os.getpid(), signal.SIGKILL)
+        """
+    )
+    run = subprocess.run([sys.executable, "-c", writer], capture_output=True)
+    assert run.returncode == -signal.SIGKILL
+    assert not target.exists()  # nothing that looks finished
+    assert partial_dir(target).exists()  # the litter, under a name the next write knows
+    save_tensors(target, {"x": torch.arange(3)}, {"kind": "test"})
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["adversarial.safetensors"]

@@ -59,7 +59,7 @@ def test_tiny_run_produces_every_output(tiny_run):
         assert len(list((out / "benchmarks" / stage).glob("*.tsv"))) == 3
     assert "attack" in (out / "logs" / "attack" / "pit.log").read_text()  # tqdm progress
     # Nothing temporary left behind.
-    assert not list(out.rglob("*.tmp"))
+    assert not list(out.rglob("*.partial")) and not list(out.rglob("*.tmp*"))
 
 
 @pytest.mark.slow

@@ -10,7 +10,7 @@ import contextlib
 import hashlib
 import json
 import os
-import tempfile
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -20,22 +20,27 @@ from typing import Any
 def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     """Yield a temporary path next to ``path``; rename it to ``path`` only if the block succeeds.
 
-    An interrupted job therefore never leaves a file that looks finished.
+    An interrupted job therefore never leaves a file that looks finished. The temporary file
+    lives in a hidden folder of its own, ``.<name>.partial`` (where a writer's own temporary
+    files land too, e.g. safetensors' ``.tmpXXXX``); a killed write leaves that folder, and the
+    next write of ``path`` removes it first: one job writes one output at a time.
     """
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    tmp_path = Path(tmp)
+    staging = partial_dir(path)
+    shutil.rmtree(staging, ignore_errors=True)
+    staging.mkdir(parents=True)
+    tmp_path = staging / path.name
     try:
         yield tmp_path
-        # mkstemp makes the file private (0600); give it the usual permissions (0666 - umask).
-        umask = os.umask(0)
-        os.umask(umask)
-        tmp_path.chmod(0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
-        tmp_path.unlink(missing_ok=True)
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def partial_dir(path: str | os.PathLike) -> Path:
+    """Where :func:`atomic_path` stages ``path`` while it is written."""
+    path = Path(path)
+    return path.parent / f".{path.name}.partial"
 
 
 def write_text(path: str | os.PathLike, text: str) -> None:
