@@ -131,13 +131,20 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     ``module.`` (DataParallel) prefix."""
     path = Path(path)
     if path.suffix == ".safetensors":
-        return load_file(str(path))
+        try:
+            return load_file(str(path))
+        except Exception as error:  # safetensors' own error types, without the path
+            raise WeightsError(
+                f"{path}: not a readable safetensors file ({_first_line(error)}); check that it "
+                "is the weights file itself (not a pickle renamed .safetensors) and complete"
+            ) from error
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
+        # torch's own hint (weights_only=False) would run code from the file: not offered.
         raise WeightsError(
-            f"{path}: not a safetensors file or a PyTorch checkpoint loadable with "
-            f"weights_only=True ({error}). Convert it to safetensors."
+            f"{path}: not a safetensors file or a PyTorch checkpoint of plain tensors "
+            f"({_first_line(error)}); convert it to safetensors where you trust its source"
         ) from error
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
@@ -145,6 +152,11 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     return {name.removeprefix("module."): tensor for name, tensor in state.items()}
+
+
+def _first_line(error: BaseException) -> str:
+    lines = str(error).strip().splitlines()
+    return lines[0] if lines else type(error).__name__
 
 
 def state_dict_mismatch(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> str:
