@@ -146,6 +146,11 @@ def all_targets():
         f"{RUN}/notebooks/explore_run.ipynb",
     ]
     if COMPUTED:
+        # Every model's artefacts are targets too: one deleted or lost (a forced rerun killed
+        # after Snakemake removed the old file) is made again, not ignored because the files
+        # made from it are still there.
+        for stage in ("models", "clean", "adversarial", "transfer"):
+            targets += per_model(f"{RUN}/{stage}/{{model}}.safetensors")
         targets.append(f"{RUN}/reports/clean_accuracy.csv")
         targets += expand(f"{FIGURES}/fig5.{{ext}}", ext=["pdf", "png"])
         if config["analysis"]["compare_released"]:

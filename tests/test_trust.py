@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from workflow_helpers import TINY_CONFIG, copy_run, snakemake
+from workflow_helpers import TINY_CONFIG, copy_run, planned_jobs, snakemake
 
 from satsim.artifacts import ContentMismatch, load_tensors, open_rows, save_tensors
 from satsim.atomic import partial_dir
@@ -116,3 +116,20 @@ def test_a_write_killed_midway_leaves_no_finished_file_and_the_next_write_cleans
     assert partial_dir(target).exists()  # the litter, under a name the next write knows
     save_tensors(target, {"x": torch.arange(3)}, {"kind": "test"})
     assert sorted(p.name for p in tmp_path.iterdir()) == ["adversarial.safetensors"]
+
+
+def test_an_output_lost_to_a_killed_forced_rerun_is_made_again(tiny_run, tmp_path):
+    """Issue 11, failure 8: Snakemake removes a job's old output before a forced rerun; killed
+    then, the adversarial set was gone and the next run said "Nothing to be done"."""
+    run_dir = copy_run(tiny_run, tmp_path / "run")
+    (run_dir / TINY / "adversarial" / "pit.safetensors").unlink()
+    plan = planned_jobs(snakemake(run_dir, "--configfile", str(TINY_CONFIG), "-n"))
+    assert plan["attack"] == 1 and plan["transfer"] == 3  # the transfers then reuse their pairs
+
+
+def test_outputs_have_the_usual_permissions(tmp_path):
+    path = tmp_path / "clean.safetensors"
+    save_tensors(path, {"x": torch.arange(3)}, {"kind": "test"})
+    umask = os.umask(0)
+    os.umask(umask)
+    assert path.stat().st_mode & 0o777 == 0o666 & ~umask

@@ -32,6 +32,11 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     tmp_path = staging / path.name
     try:
         yield tmp_path
+        # Writers that stage files privately (safetensors: 0600) would pass that on; give the
+        # output the usual permissions (0666 - umask).
+        umask = os.umask(0)
+        os.umask(umask)
+        tmp_path.chmod(0o666 & ~umask)
         os.replace(tmp_path, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
