@@ -176,3 +176,12 @@ def test_first_user_mistakes_get_one_line_cause_and_fix(tmp_path, fake_imagenet,
     run = paper_dry_run(tmp_path, *args)
     assert run.returncode != 0
     assert re.search(message, run.stdout + run.stderr), (run.stdout + run.stderr)[-2000:]
+
+
+def test_readme_yaml_check_names_the_line_of_a_broken_config(tmp_path):
+    """The README's one-liner for a --configfile that Snakemake calls "not valid JSON or YAML"."""
+    broken = tmp_path / "my.yaml"
+    broken.write_text("run_name: demo\nattack: {epsilon_255ths: 8\nseed: 0\n")
+    check = "import yaml, sys; yaml.safe_load(open(sys.argv[1]))"
+    run = subprocess.run([sys.executable, "-c", check, str(broken)], capture_output=True, text=True)
+    assert run.returncode != 0 and "line 3" in run.stderr
