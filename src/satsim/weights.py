@@ -143,8 +143,9 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     except Exception as error:
         # torch's own hint (weights_only=False) would run code from the file: not offered.
         raise WeightsError(
-            f"{path}: not a safetensors file or a PyTorch checkpoint of plain tensors "
-            f"({_first_line(error)}); convert it to safetensors where you trust its source"
+            f"{path}: not a safetensors file or a PyTorch checkpoint of plain tensors (torch.load "
+            f"with weights_only=True refused it: {type(error).__name__}); convert it to "
+            "safetensors where you trust its source"
         ) from error
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
