@@ -179,3 +179,13 @@ def distillation_results(wildcards):
         for student, teacher in pairs
         for seed in DISTILLATION["seeds"]
     ]
+
+
+# The released matrix as the rules that read it take it: a local sat.released_matrix as
+# itself, so that editing the file reruns them; a URL as the fetch rule's download. (The test
+# is satsim.released.is_url's, repeated here to keep that module's imports out of the DAG.)
+def released_matrix_file():
+    source = config["sat"]["released_matrix"]
+    if source.startswith(("http://", "https://")):
+        return f"{RUN}/released/SAT_release.csv"
+    return source

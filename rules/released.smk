@@ -2,16 +2,6 @@
 # this run's own matrix with (analysis.compare_released).
 
 
-# The released matrix as the rules that read it take it: a local sat.released_matrix as
-# itself, so that editing the file reruns them; a URL as the fetch rule's download. (The test
-# is satsim.released.is_url's, repeated here to keep that module's imports out of the DAG.)
-def released_matrix_file():
-    source = config["sat"]["released_matrix"]
-    if source.startswith(("http://", "https://")):
-        return f"{RUN}/released/SAT_release.csv"
-    return source
-
-
 # Downloads a URL in sat.released_matrix (runs where the network is). A local file is read where
 # it is; this rule copies one only when its output is asked for by name.
 rule fetch_released_matrix:
