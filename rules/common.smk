@@ -14,6 +14,7 @@ from satsim.config import (
     check_distillation,
     check_factory_weights,
     check_imagenet_paths,
+    is_url,
     local_weights,
     model_count_notes,
     selected_models,
@@ -182,10 +183,7 @@ def distillation_results(wildcards):
 
 
 # The released matrix as the rules that read it take it: a local sat.released_matrix as
-# itself, so that editing the file reruns them; a URL as the fetch rule's download. (The test
-# is satsim.released.is_url's, repeated here to keep that module's imports out of the DAG.)
+# itself, so that editing the file reruns them; a URL as the fetch rule's download.
 def released_matrix_file():
     source = config["sat"]["released_matrix"]
-    if source.startswith(("http://", "https://")):
-        return f"{RUN}/released/SAT_release.csv"
-    return source
+    return f"{RUN}/released/SAT_release.csv" if is_url(source) else source

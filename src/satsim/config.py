@@ -269,3 +269,9 @@ def model_count_notes(
             "selected models"
         )
     return notes
+
+
+def is_url(source: str) -> bool:
+    """Whether ``sat.released_matrix`` is downloaded (http/https) rather than a local path (here,
+    not in satsim.released, so that the Snakefile can ask without importing pandas)."""
+    return source.startswith(("http://", "https://"))

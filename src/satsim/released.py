@@ -23,6 +23,7 @@ from sklearn.metrics import adjusted_rand_score
 
 from satsim.atomic import atomic_path
 from satsim.cluster import spectral_clusters
+from satsim.config import is_url
 
 RELEASED_URL = "https://raw.githubusercontent.com/J-H-Hwang/SAT/main/SAT_release.csv"
 LN_100 = math.log(100.0)  # the largest SAT: every adversarial image transfers
@@ -32,11 +33,6 @@ RANGE_TOLERANCE = 1e-3
 
 class ReleasedMatrixError(ValueError):
     """The released matrix is not a usable SAT matrix; the message says where and why."""
-
-
-def is_url(source: str) -> bool:
-    """Whether ``sat.released_matrix`` is downloaded (http/https) rather than a local path."""
-    return source.startswith(("http://", "https://"))
 
 
 def looks_like_html(start: bytes | str) -> bool:
