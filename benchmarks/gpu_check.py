@@ -36,7 +36,7 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from satsim.artifacts import read_provenance
+from satsim.workflow.artifacts import read_provenance
 
 REPO = Path(__file__).resolve().parents[1]
 BENCHMARKS = REPO / "benchmarks"

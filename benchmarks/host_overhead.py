@@ -39,9 +39,14 @@ import torch.nn.functional as F
 from torch import nn
 
 import satsim
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.predict import predict_logits
-from satsim.training import DistillSettings, TrainSettings, distillation_loss, train_classifier
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.models.predict import predict_logits
+from satsim.models.training import (
+    DistillSettings,
+    TrainSettings,
+    distillation_loss,
+    train_classifier,
+)
 
 NUM_CLASSES = 1000
 EVAL_BATCHES = 2

@@ -22,11 +22,12 @@ from pathlib import Path
 
 import torch
 
-from satsim import feeding
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.predict import predict_logits
-from satsim.registry import load_registry
-from satsim.runtime import select_device, with_precision
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.compute import feeding
+from satsim.compute.runtime import select_device, with_precision
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.predict import predict_logits
+from satsim.models.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 DEFAULT_MODELS = ["rexnet_150", "efficientnet_b2", "deit_small_patch16_224", "resnet50"]
@@ -93,9 +94,9 @@ def main() -> None:
     for model_name in args.models:
         spec = registry.get_spec(model_name)
         torch.manual_seed(0)
-        bare = spec.build()
+        bare = build_model(spec)
         weights_mb = sum(p.numel() * 4 for p in bare.parameters()) / 2**20
-        model = with_precision(spec.wrap(bare).eval(), args.autocast, device).to(device)
+        model = with_precision(canonical_model(spec, bare).eval(), args.autocast, device).to(device)
         if args.compile:
             model = torch.compile(model, dynamic=False)
         if device.type == "cuda":

@@ -15,9 +15,10 @@ from pathlib import Path
 
 import torch
 
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.digits import digits_images
-from satsim.registry import load_registry
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.data.digits import digits_images
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -40,7 +41,9 @@ def main() -> None:
     seconds = {}
     for backend in ("native", "advertorch"):
         torch.manual_seed(0)  # the same weights for both; a fresh model so neither sees the
-        model = spec.wrap(spec.build(num_classes=10)).eval()  # other's memory layout
+        model = canonical_model(
+            spec, build_model(spec, num_classes=10)
+        ).eval()  # other's memory layout
         settings = AttackSettings(
             epsilon_255ths=8, step_size_255ths=2, steps=args.steps, backend=backend
         )

@@ -11,8 +11,8 @@ benchmark attacks each model of a finished run twice, float32 and bf16, on the s
 reports per model the white-box success of each (judged by the model at the attack's own
 precision, as the workflow does) and the fraction of adversarial pixel values that differ.
 It then evaluates every source's adversarial set on every target at the same precision and
-compares the off-diagonal directional transfer-rate matrices (``satsim.sat``'s definition:
-percent of X_AB, the images both source and target classify correctly, whose adversarial
+compares the off-diagonal directional transfer-rate matrices (``satsim.similarity.sat``'s
+definition: percent of X_AB, the images both source and target classify correctly, whose adversarial
 version made on the source fools the target). X_AB is taken from the float32 clean predictions
 for both precisions, so the two matrices share their denominators and differ only through the
 attacks and the targets' precision; the ``clean flips`` column counts the eval images whose
@@ -37,14 +37,14 @@ import torch
 from scipy.stats import spearmanr
 from torch import nn
 
-from satsim.artifacts import ImageSet
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.predict import predict_classes
-from satsim.registry import Registry, load_registry
-from satsim.runtime import with_precision
-from satsim.weights import load_model
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.compute.runtime import with_precision
+from satsim.models.predict import predict_classes
+from satsim.models.registry import Registry, load_registry
+from satsim.models.weights import load_model
+from satsim.workflow.artifacts import ImageSet
 
-PRECISIONS = ("none", "bf16")  # as satsim.runtime names them: none = float32
+PRECISIONS = ("none", "bf16")  # as satsim.compute.runtime names them: none = float32
 DEVICE = "cpu"
 
 
@@ -150,7 +150,10 @@ def compare_transfer(fp32: np.ndarray, bf16: np.ndarray) -> dict[str, float]:
     both_defined = off_diagonal & ~np.isnan(fp32) & ~np.isnan(bf16)
     a, b = fp32[both_defined], bf16[both_defined]
     upper = np.triu(both_defined, k=1)
-    pair_fp32, pair_bf16 = (fp32 + fp32.T) / 2, (bf16 + bf16.T) / 2  # satsim.sat's symmetric rate
+    pair_fp32, pair_bf16 = (
+        (fp32 + fp32.T) / 2,
+        (bf16 + bf16.T) / 2,
+    )  # satsim.similarity.sat's symmetric rate
     return {
         "n_entries": int(both_defined.sum()),
         "mean_rate_fp32": float(a.mean()),

@@ -14,7 +14,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from satsim.artifacts import read_provenance
+from satsim.workflow.artifacts import read_provenance
 
 
 def stage_times(run: Path) -> pd.DataFrame:

@@ -3,8 +3,8 @@
     python benchmarks/transfer_memory.py [--images 4000] [--size 256] [--batch-size 64]
 
 Writes a synthetic adversarial set (random uint8 images, paper size by default: 4,000 x 3 x
-256 x 256 = 786 MB) and a tenth of it, then, each in a fresh process, evaluates a small timm
-model on it the way a transfer job does (``satsim.transfer.evaluate_pair``, slices read from
+256 x 256 = 786 MB) and a tenth of it, then, each in a fresh process, evaluates a small timm model
+on it the way a transfer job does (``satsim.similarity.transfer.evaluate_pair``, slices read from
 the file) and, for contrast, after loading the whole set (what transfer did before). A baseline
 process runs the same model on one batch only: its peak is the model's own footprint. Prints the
 peak resident memory (VmHWM) of each, and what the set adds above the baseline.
@@ -38,11 +38,11 @@ def child(mode: str, path: str, batch_size: int) -> None:
     """One measurement, in its own process so that peaks do not carry over."""
     import timm
 
-    from satsim.artifacts import load_tensors, open_rows
-    from satsim.predict import predict_classes
-    from satsim.registry import IMAGENET_MEAN, IMAGENET_STD
-    from satsim.transfer import evaluate_pair
-    from satsim.wrapper import CanonicalModel
+    from satsim.models.predict import predict_classes
+    from satsim.models.registry import IMAGENET_MEAN, IMAGENET_STD
+    from satsim.models.wrapper import CanonicalModel
+    from satsim.similarity.transfer import evaluate_pair
+    from satsim.workflow.artifacts import load_tensors, open_rows
 
     torch.set_num_threads(2)
     network = timm.create_model(MODEL, num_classes=1000)
@@ -58,7 +58,7 @@ def child(mode: str, path: str, batch_size: int) -> None:
 
 
 def write_set(path: Path, n_images: int, size: int) -> None:
-    from satsim.artifacts import save_tensors
+    from satsim.workflow.artifacts import save_tensors
 
     generator = torch.Generator().manual_seed(0)
     images = torch.randint(

@@ -13,7 +13,7 @@
 #
 # This notebook walks through one run's results: the SAT matrix, the spectral clusters, what the
 # clusters have in common, and which architectural components predict similarity. The workflow
-# executes it (rule `notebook`) with `RUN_DIR` and `FIGURES_DIR` set for the run; to open it by
+# executes it (rule `notebooks`) with `RUN_DIR` and `FIGURES_DIR` set for the run; to open it by
 # hand, set them in the next cell.
 
 # %% tags=["parameters"]

@@ -8,19 +8,19 @@ sys.path.insert(0, str(Path(workflow.basedir) / "src"))
 
 from snakemake.utils import validate
 
-from satsim.config import (
+from satsim.compute.gpus import default_gpu_limit, visible_gpus
+from satsim.models.registry import load_registry
+from satsim.similarity.released_source import is_url
+from satsim.workflow.config import (
     check_analysis_ranges,
     check_config,
     check_distillation,
     check_factory_weights,
     check_imagenet_paths,
-    is_url,
     local_weights,
     model_count_notes,
     selected_models,
 )
-from satsim.gpus import default_gpu_limit, visible_gpus
-from satsim.registry import load_registry
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
 
@@ -100,9 +100,9 @@ ATTACK_SETTINGS = {
     if key != "batch_size" or config["attack"]["backend"] == "advertorch"
 }
 
-# GPU rules claim one GPU each, and each job takes a free GPU itself (satsim.gpus). A local run
-# without --resources gpu=N runs as many GPU jobs at once as the machine has GPUs (one for a
-# pinned cuda:N); Slurm gives each job its own allocation instead.
+# GPU rules claim one GPU each, and each job takes a free GPU itself (satsim.compute.gpus). A
+# local run without --resources gpu=N runs as many GPU jobs at once as the machine has GPUs (one
+# for a pinned cuda:N); Slurm gives each job its own allocation instead.
 GPUS_PER_JOB = 0 if config["compute"]["device"] == "cpu" else 1
 if (
     workflow.is_main_process

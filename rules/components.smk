@@ -1,5 +1,4 @@
-# What drives similarity: component importance (fig3), SAT by shared component (fig4), and the
-# spectral clusters described by their members and component values.
+# What drives similarity: component importance (fig3), SAT by shared component (fig4).
 
 
 rule component_importance:
@@ -56,36 +55,3 @@ rule shared_components:
         title_prefix=TITLE_PREFIX,
     script:
         "../scripts/shared_components.py"
-
-
-rule cluster_profiles:
-    input:
-        sat=f"{RUN}/sat/sat.csv",
-        clusters=f"{RUN}/analysis/clusters.csv",
-    output:
-        members=report(
-            f"{RUN}/analysis/cluster_members.csv",
-            caption="../report/cluster_members.rst",
-            category="2. Clusters",
-        ),
-        values=report(
-            f"{RUN}/analysis/cluster_component_values.csv",
-            caption="../report/cluster_component_values.rst",
-            category="2. Clusters",
-        ),
-        stability=report(
-            f"{RUN}/analysis/cluster_stability.csv",
-            caption="../report/cluster_stability.rst",
-            category="2. Clusters",
-        ),
-    log:
-        f"{RUN}/logs/cluster_profiles.log",
-    conda:
-        "../envs/analysis.yaml"
-    params:
-        seed=SEED,
-        components=COMPONENTS,
-        n_clusters=config["analysis"]["n_clusters"],
-        n_seeds=config["analysis"]["stability_seeds"],
-    script:
-        "../scripts/cluster_profiles.py"

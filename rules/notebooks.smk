@@ -1,7 +1,7 @@
 # The notebooks in notebooks/, executed against this run's results.
 
 
-rule notebook:
+rule notebooks:
     input:
         sat=f"{RUN}/sat/sat.csv",
         clusters=f"{RUN}/analysis/clusters.csv",
@@ -19,8 +19,8 @@ rule notebook:
             category="5. Notebooks",
         ),
     log:
-        f"{RUN}/logs/notebook/{{notebook}}.log",
+        f"{RUN}/logs/notebooks/{{notebook}}.log",
     conda:
         "../envs/notebook.yaml"
     script:
-        "../scripts/run_notebook.py"
+        "../scripts/notebooks.py"

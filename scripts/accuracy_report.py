@@ -5,12 +5,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.accuracy_report import accuracy_table, flagged_lines
-from satsim.artifacts import read_provenance
-from satsim.atomic import write_csv
-from satsim.scripting import script_session
+from satsim.analysis.accuracy_report import accuracy_table, flagged_lines
+from satsim.compute.runtime import make_deterministic
+from satsim.workflow.artifacts import read_provenance
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     params, inputs = snakemake.params, snakemake.input
     n_images = read_provenance(inputs.eval)["n_images"]
     accuracies = {

@@ -7,13 +7,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import load_tensors, save_tensors
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.model_job import execution_settings, load_model_job
-from satsim.provenance import check_agreement, check_weights, make_record
-from satsim.scripting import script_session
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.compute.runtime import make_deterministic
+from satsim.workflow.artifacts import load_tensors, save_tensors
+from satsim.workflow.model_job import execution_settings, load_model_job
+from satsim.workflow.provenance import check_agreement, check_weights, make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake) as log:
+with script_session(snakemake, seed_torch=make_deterministic) as log:
     params = snakemake.params
     job = load_model_job(snakemake)
     device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)

@@ -5,13 +5,14 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import save_tensors
-from satsim.model_job import execution_settings, load_model_job
-from satsim.predict import accuracy, predict_logits
-from satsim.provenance import make_record
-from satsim.scripting import script_session
+from satsim.compute.runtime import make_deterministic
+from satsim.models.predict import accuracy, predict_logits
+from satsim.workflow.artifacts import save_tensors
+from satsim.workflow.model_job import execution_settings, load_model_job
+from satsim.workflow.provenance import make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake) as log:
+with script_session(snakemake, seed_torch=make_deterministic) as log:
     params = snakemake.params
     job = load_model_job(snakemake)
     device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)

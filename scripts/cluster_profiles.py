@@ -7,10 +7,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.atomic import write_csv
-from satsim.cluster_profiles import cluster_members, cluster_stability, overrepresented_values
-from satsim.components import COMPONENT_COLUMNS
-from satsim.scripting import script_session
+from satsim.analysis.cluster_profiles import (
+    cluster_members,
+    cluster_stability,
+    overrepresented_values,
+)
+from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, outputs = snakemake.params, snakemake.output

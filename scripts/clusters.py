@@ -7,9 +7,9 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.atomic import write_csv
-from satsim.cluster import spectral_clusters, tsne_embedding
-from satsim.scripting import script_session
+from satsim.analysis.clusters import spectral_clusters, tsne_embedding
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params = snakemake.params

@@ -7,11 +7,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.analysis_figures import comparison_scatter
-from satsim.atomic import write_csv
-from satsim.figures import save_figure
-from satsim.released import compare_matrices, read_released
-from satsim.scripting import script_session
+from satsim.figures.comparison import comparison_scatter
+from satsim.figures.style import save_figure
+from satsim.similarity.released import compare_matrices, read_released
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output

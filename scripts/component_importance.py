@@ -8,12 +8,12 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 import numpy as np
 import pandas as pd
 
-from satsim.analysis_figures import fig3_importance
-from satsim.atomic import write_csv
-from satsim.component_analysis import component_importance, pair_table
-from satsim.components import COMPONENT_COLUMNS
-from satsim.figures import save_figure
-from satsim.scripting import script_session
+from satsim.analysis.components import component_importance, pair_table
+from satsim.figures.fig3 import fig3_importance
+from satsim.figures.style import save_figure
+from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, outputs = snakemake.params, snakemake.output

@@ -8,18 +8,19 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import ImageSet, sha256_tensors
-from satsim.atomic import write_json
-from satsim.model_job import job_device
-from satsim.predict import accuracy, predict_logits
-from satsim.provenance import library_versions
-from satsim.registry import ModelSpec
-from satsim.runtime import describe_numerics, with_precision
-from satsim.scripting import script_session
-from satsim.training import DistillSettings, TrainSettings, train_classifier
-from satsim.weights import load_model
+from satsim.compute.runtime import describe_numerics, make_deterministic, with_precision
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.predict import accuracy, predict_logits
+from satsim.models.registry import ModelSpec
+from satsim.models.training import DistillSettings, TrainSettings, train_classifier
+from satsim.models.weights import load_model
+from satsim.workflow.artifacts import ImageSet, sha256_tensors
+from satsim.workflow.atomic import write_json
+from satsim.workflow.model_job import job_device
+from satsim.workflow.provenance import library_versions
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake) as log:
+with script_session(snakemake, seed_torch=make_deterministic) as log:
     params, inputs, wildcards = snakemake.params, snakemake.input, snakemake.wildcards
     device = job_device(snakemake)
     train, evaluation = ImageSet(inputs.train), ImageSet(inputs.eval)
@@ -33,7 +34,7 @@ with script_session(snakemake) as log:
         )
     spec = ModelSpec.from_description(params.student_spec)
     torch.manual_seed(seed)  # the same initial student for every teacher
-    student = spec.wrap(spec.build(train.num_classes))
+    student = canonical_model(spec, build_model(spec, train.num_classes))
     settings = TrainSettings(**params.training)
     distill = DistillSettings(**params.distill)
     Path(params.checkpoint).parent.mkdir(parents=True, exist_ok=True)

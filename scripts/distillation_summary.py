@@ -7,11 +7,11 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.atomic import read_json, write_csv
-from satsim.distillation import summarise
-from satsim.ensemble_figures import fig6_distillation
-from satsim.figures import save_figure
-from satsim.scripting import script_session
+from satsim.analysis.distillation import summarise
+from satsim.figures.fig6 import fig6_distillation
+from satsim.figures.style import save_figure
+from satsim.workflow.atomic import read_json, write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     inputs, outputs = snakemake.input, snakemake.output

@@ -8,17 +8,17 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 import pandas as pd
 from safetensors import safe_open
 
-from satsim.atomic import write_csv
-from satsim.ensemble_figures import fig5_ensembles
-from satsim.ensembles import (
+from satsim.analysis.ensembles import (
     cluster_ensembles,
     pair_ensembles,
     partner_gains,
     softmax,
     spearman_with_ci,
 )
-from satsim.figures import save_figure
-from satsim.scripting import script_session
+from satsim.figures.fig5 import fig5_ensembles
+from satsim.figures.style import save_figure
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 
 def tensor(path, name):

@@ -5,8 +5,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.released import fetch_released
-from satsim.scripting import script_session
+from satsim.similarity.released import fetch_released
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     fetch_released(snakemake.params.source, snakemake.output.raw)

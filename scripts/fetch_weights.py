@@ -6,12 +6,13 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.provenance import library_versions
-from satsim.registry import ModelSpec
-from satsim.scripting import script_session
-from satsim.weights import fetch_pretrained, import_local_weights, write_card
+from satsim.compute.runtime import make_deterministic
+from satsim.models.registry import ModelSpec
+from satsim.models.weights import fetch_pretrained, import_local_weights, write_card
+from satsim.workflow.provenance import library_versions
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     spec = ModelSpec.from_description(snakemake.params.spec)
     local = snakemake.params.local_weights
     output = snakemake.output

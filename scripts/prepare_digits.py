@@ -7,12 +7,13 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import save_tensors, sha256_tensors
-from satsim.digits import NUM_CLASSES, digits_images, eval_train_split
-from satsim.provenance import make_record
-from satsim.scripting import script_session
+from satsim.compute.runtime import make_deterministic
+from satsim.data.digits import NUM_CLASSES, digits_images, eval_train_split
+from satsim.workflow.artifacts import save_tensors, sha256_tensors
+from satsim.workflow.provenance import make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     params = snakemake.params
     images, labels = digits_images(params.canonical_size)
     splits = eval_train_split(len(labels), params.eval_size, params.seed)

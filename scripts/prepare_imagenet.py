@@ -7,20 +7,15 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import save_tensors, sha256_tensors
-from satsim.atomic import sha256_file
-from satsim.imagenet import (
-    NUM_CLASSES,
-    check_label_file,
-    decode_images,
-    detect_layout,
-    locate_images,
-    read_subset,
-)
-from satsim.provenance import make_record
-from satsim.scripting import script_session
+from satsim.compute.runtime import make_deterministic
+from satsim.data.imagenet import check_label_file, decode_images, read_subset
+from satsim.data.imagenet_layout import NUM_CLASSES, detect_layout, locate_images
+from satsim.workflow.artifacts import save_tensors, sha256_tensors
+from satsim.workflow.atomic import sha256_file
+from satsim.workflow.provenance import make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     params = snakemake.params
     subset_path = snakemake.input.subset
     subset = read_subset(subset_path, params.eval_size)

@@ -8,12 +8,14 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import save_tensors, sha256_tensors
-from satsim.imagenet import NUM_CLASSES, decode_images, train_subset
-from satsim.provenance import make_record
-from satsim.scripting import script_session
+from satsim.compute.runtime import make_deterministic
+from satsim.data.imagenet import decode_images, train_subset
+from satsim.data.imagenet_layout import NUM_CLASSES
+from satsim.workflow.artifacts import save_tensors, sha256_tensors
+from satsim.workflow.provenance import make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     params = snakemake.params
     paths, labels = train_subset(params.root, params.n_classes, params.per_class, params.seed)
     print(f"{len(paths)} training images of {params.n_classes} classes from {params.root}")

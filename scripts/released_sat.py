@@ -6,9 +6,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.atomic import write_csv
-from satsim.released import ReleasedMatrixError, read_released
-from satsim.scripting import script_session
+from satsim.similarity.released import ReleasedMatrixError, read_released
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, raw = snakemake.params, snakemake.input.raw

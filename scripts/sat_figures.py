@@ -7,8 +7,10 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.figures import fig1_tsne, fig2_heatmap, save_figure
-from satsim.scripting import script_session
+from satsim.figures.fig1 import fig1_tsne
+from satsim.figures.fig2 import fig2_heatmap
+from satsim.figures.style import save_figure
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     inputs, outputs, prefix = snakemake.input, snakemake.output, snakemake.params.title_prefix

@@ -9,18 +9,19 @@ import warnings
 
 import numpy as np
 
-from satsim.artifacts import ImageSet, load_tensors
-from satsim.atomic import write_csv
-from satsim.provenance import (
+from satsim.compute.runtime import make_deterministic
+from satsim.similarity.sat import sat_matrix
+from satsim.workflow.artifacts import ImageSet, load_tensors
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.provenance import (
     MUST_AGREE,
     check_agreement,
     check_transfer_sources,
     check_weights,
 )
-from satsim.sat import sat_matrix
-from satsim.scripting import script_session
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake):
+with script_session(snakemake, seed_torch=make_deterministic):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
     data = ImageSet(inputs.eval)
     models = list(params.models)

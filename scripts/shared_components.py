@@ -7,12 +7,12 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.analysis_figures import fig4_shared_component
-from satsim.atomic import write_csv
-from satsim.component_analysis import pair_table, shared_component_effects
-from satsim.components import COMPONENT_COLUMNS
-from satsim.figures import save_figure
-from satsim.scripting import script_session
+from satsim.analysis.components import pair_table, shared_component_effects
+from satsim.figures.fig4 import fig4_shared_component
+from satsim.figures.style import save_figure
+from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.workflow.atomic import write_csv
+from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, outputs = snakemake.params, snakemake.output

@@ -7,22 +7,23 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import torch
 
-from satsim.artifacts import ImageSet
-from satsim.model_job import job_device
-from satsim.predict import accuracy, predict_logits
-from satsim.provenance import library_versions
-from satsim.registry import ModelSpec
-from satsim.runtime import describe_numerics
-from satsim.scripting import script_session
-from satsim.training import TrainSettings, train_classifier
-from satsim.weights import save_weights, write_card
+from satsim.compute.runtime import describe_numerics, make_deterministic
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.predict import accuracy, predict_logits
+from satsim.models.registry import ModelSpec
+from satsim.models.training import TrainSettings, train_classifier
+from satsim.models.weights import save_weights, write_card
+from satsim.workflow.artifacts import ImageSet
+from satsim.workflow.model_job import job_device
+from satsim.workflow.provenance import library_versions
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake) as log:
+with script_session(snakemake, seed_torch=make_deterministic) as log:
     params = snakemake.params
     device = job_device(snakemake)
     train, evaluation = ImageSet(snakemake.input.train), ImageSet(snakemake.input.eval)
     spec = ModelSpec.from_description(params.spec)
-    model = spec.wrap(spec.build(train.num_classes))
+    model = canonical_model(spec, build_model(spec, train.num_classes))
     settings = TrainSettings(**params.training)
     losses = train_classifier(
         model, train.images, train.labels, settings, params.seed, device=device, progress=log

@@ -6,14 +6,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-from satsim.artifacts import read_provenance, save_tensors
-from satsim.atomic import read_json
-from satsim.model_job import execution_settings, load_model_job
-from satsim.provenance import MUST_AGREE, check_agreement, check_weights, make_record
-from satsim.scripting import script_session
-from satsim.transfer import transfer_pairs
+from satsim.compute.runtime import make_deterministic
+from satsim.similarity.transfer import transfer_pairs
+from satsim.workflow.artifacts import read_provenance, save_tensors
+from satsim.workflow.atomic import read_json
+from satsim.workflow.model_job import execution_settings, load_model_job
+from satsim.workflow.provenance import MUST_AGREE, check_agreement, check_weights, make_record
+from satsim.workflow.scripting import script_session
 
-with script_session(snakemake) as log:
+with script_session(snakemake, seed_torch=make_deterministic) as log:
     params, inputs = snakemake.params, snakemake.input
     job = load_model_job(snakemake)
     data, spec, sha = job.data, job.spec, job.weights_sha256

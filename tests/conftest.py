@@ -9,9 +9,10 @@ import pytest
 import torch
 from workflow_helpers import TINY_CONFIG, snakemake
 
-from satsim.digits import digits_images, eval_train_split
-from satsim.registry import ModelSpec, load_registry
-from satsim.training import TrainSettings, train_classifier
+from satsim.data.digits import digits_images, eval_train_split
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.registry import ModelSpec, load_registry
+from satsim.models.training import TrainSettings, train_classifier
 
 REPO = Path(__file__).resolve().parents[1]
 SHARED = REPO.parent / "shared"
@@ -44,7 +45,7 @@ def demo_registry():
 
 def train_small(spec: ModelSpec, digits, epochs: int = 4, seed: int = 0):
     torch.manual_seed(seed)
-    model = spec.wrap(spec.build(num_classes=10))
+    model = canonical_model(spec, build_model(spec, num_classes=10))
     *_, train_images, train_labels = digits
     settings = TrainSettings(epochs=epochs, batch_size=64, lr=2e-3, weight_decay=0.05)
     train_classifier(model, train_images, train_labels, settings, seed=seed)

@@ -8,7 +8,8 @@ from pathlib import Path
 import numpy as np
 from PIL import Image
 
-from satsim.imagenet import SubsetImage, read_subset
+from satsim.data.imagenet import read_subset
+from satsim.data.imagenet_layout import SubsetImage
 
 REPO = Path(__file__).resolve().parents[1]
 SUBSET = REPO / "configs" / "imagenet" / "val_subset.csv"
@@ -58,8 +59,9 @@ def write_label_file(path: Path, subset: list[SubsetImage], style: str) -> Path:
 
 def make_fake_train(root: Path, n_classes: int, per_class: int, seed: int, layout: str) -> None:
     """Training JPEGs (``n01440764_10026.JPEG`` names) for the classes that
-    :func:`satsim.imagenet.train_subset` draws with ``seed``, one more per class than it takes."""
-    from satsim.imagenet import synsets, train_classes
+    :func:`satsim.data.imagenet.train_subset` draws with ``seed``, one more per class than it
+    takes."""
+    from satsim.data.imagenet import synsets, train_classes
 
     for label in train_classes(n_classes, seed):
         wnid = synsets()[label]

@@ -5,9 +5,15 @@ from __future__ import annotations
 import pytest
 import torch
 
-from satsim.artifacts import CONTENT_KEY, content_sha256, load_tensors, open_rows, save_tensors
-from satsim.atomic import atomic_path
-from satsim.provenance import ProvenanceMismatch, check_agreement, check_weights
+from satsim.workflow.artifacts import (
+    CONTENT_KEY,
+    content_sha256,
+    load_tensors,
+    open_rows,
+    save_tensors,
+)
+from satsim.workflow.atomic import atomic_path
+from satsim.workflow.provenance import ProvenanceMismatch, check_agreement, check_weights
 
 
 def test_failed_write_leaves_nothing(tmp_path):

@@ -5,8 +5,8 @@ import copy
 import pytest
 import torch
 
-from satsim.attack import AttackSettings, pgd_attack, random_start
-from satsim.predict import predict_classes
+from satsim.attack.pgd import AttackSettings, pgd_attack, random_start
+from satsim.models.predict import predict_classes
 
 SETTINGS = AttackSettings(epsilon_255ths=16, step_size_255ths=4.0, steps=5)
 

@@ -13,17 +13,18 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from satsim.artifacts import load_tensors, open_rows, save_tensors
-from satsim.atomic import write_json
-from satsim.provenance import (
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.registry import ModelSpec
+from satsim.models.training import StaleCheckpoint, TrainSettings, train_classifier
+from satsim.models.weights import load_model, read_state_dict
+from satsim.workflow.artifacts import load_tensors, open_rows, save_tensors
+from satsim.workflow.atomic import write_json
+from satsim.workflow.provenance import (
     MUST_AGREE,
     check_agreement,
     check_card_data,
     check_transfer_sources,
 )
-from satsim.registry import ModelSpec
-from satsim.training import StaleCheckpoint, TrainSettings, train_classifier
-from satsim.weights import load_model, read_state_dict
 
 SPEC = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [4, 8, 8, 8]})
 
@@ -103,7 +104,7 @@ def checkpoint_that_runs_code(tmp: Path) -> tuple[Callable, list[str]]:
 
 def weights_changed_after_the_card(tmp: Path) -> tuple[Callable, list[str]]:
     weights, card = tmp / "tiny.safetensors", tmp / "tiny.json"
-    model = SPEC.build(10)
+    model = build_model(SPEC, 10)
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
     write_json(card, {"weights_sha256": "0" * 64})
     expected = [f"{weights} has sha256", f"but {card} records", "Delete both and rerun"]
@@ -138,9 +139,9 @@ def _checkpoint_case(tmp: Path, content: Callable[[Path], None]) -> Callable:
     settings = TrainSettings(epochs=1, batch_size=8, lr=1e-3, weight_decay=0.0)
 
     def read() -> None:
-        from satsim.training import load_training_state
+        from satsim.models.training import load_training_state
 
-        model = SPEC.wrap(SPEC.build(10))
+        model = canonical_model(SPEC, build_model(SPEC, 10))
         optimizer = torch.optim.AdamW(model.parameters())
         schedule = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
         key = {"training": settings.describe()}
@@ -153,7 +154,7 @@ def checkpoint_from_other_settings(tmp: Path) -> tuple[Callable, list[str]]:
     def earlier_run(path: Path) -> None:
         old = TrainSettings(epochs=2, batch_size=8, lr=2e-3, weight_decay=0.0)
         images, labels = torch.zeros((8, 3, 32, 32), dtype=torch.uint8), torch.zeros(8).long()
-        model = SPEC.wrap(SPEC.build(10))
+        model = canonical_model(SPEC, build_model(SPEC, 10))
         train_classifier(model, images, labels, old, 0, checkpoint=path, stop_after=1)
 
     return _checkpoint_case(tmp, earlier_run), ["made with other settings (", "in the checkpoint"]

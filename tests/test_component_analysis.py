@@ -8,16 +8,25 @@ import pytest
 from synthetic_sat import planted_sat, write_release_csv
 from test_registry import PAPER
 
-from satsim.cluster import spectral_clusters
-from satsim.cluster_profiles import cluster_members, cluster_stability, overrepresented_values
-from satsim.component_analysis import (
+from satsim.analysis.cluster_profiles import (
+    cluster_members,
+    cluster_stability,
+    overrepresented_values,
+)
+from satsim.analysis.clusters import spectral_clusters
+from satsim.analysis.components import (
     SHARED,
     component_importance,
     pair_table,
     shared_component_effects,
 )
-from satsim.components import COMPONENT_COLUMNS
-from satsim.released import ReleasedMatrixError, compare_matrices, off_diagonal, read_released
+from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.similarity.released import (
+    ReleasedMatrixError,
+    compare_matrices,
+    off_diagonal,
+    read_released,
+)
 
 NAMES = list(PAPER)
 COMPONENTS = {name: spec.components for name, spec in PAPER.items()}

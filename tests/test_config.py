@@ -13,7 +13,7 @@ import pytest
 import yaml
 from fake_imagenet import make_fake_imagenet
 
-from satsim.config import ConfigError, check_config
+from satsim.workflow.config import ConfigError, check_config
 
 REPO = Path(__file__).resolve().parents[1]
 SCHEMA = REPO / "schemas" / "config.schema.yaml"
@@ -120,7 +120,7 @@ def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fak
     assert {rule: counts[rule] for rule in per_model} == dict.fromkeys(per_model, 69)
     once = {
         *("prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"),
-        *("component_importance", "shared_components", "cluster_profiles", "notebook"),
+        *("component_importance", "shared_components", "cluster_profiles", "notebooks"),
         *("fetch_released_matrix", "compare_released", "ensembles"),
     }
     assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)

@@ -13,15 +13,15 @@ import pytest
 import torch
 from workflow_helpers import TINY_CONFIG, copy_run, snakemake
 
-from satsim.gpus import LOCK_DIR_ENV, default_gpu_limit, release_gpus, visible_gpus
-from satsim.runtime import select_device
+from satsim.compute.gpus import LOCK_DIR_ENV, default_gpu_limit, release_gpus, visible_gpus
+from satsim.compute.runtime import select_device
 
 # A job that takes one of N GPUs (argv) as select_device does, prints the device, and holds it
-# until stdin closes. It skips torch's import (seconds) by calling satsim.gpus directly.
+# until stdin closes. It skips torch's import (seconds) by calling satsim.compute.gpus directly.
 _JOB = textwrap.dedent(
     """
     import sys
-    from satsim.gpus import claim_gpu, visible_gpus
+    from satsim.compute.gpus import claim_gpu, visible_gpus
     names = visible_gpus() or [str(i) for i in range(int(sys.argv[1]))]
     print(f"cuda:{claim_gpu(names)}", flush=True)
     sys.stdin.read()

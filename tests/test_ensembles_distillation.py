@@ -10,8 +10,8 @@ import pandas as pd
 import pytest
 import torch
 
-from satsim.distillation import BASELINE, pick_teachers, summarise
-from satsim.ensembles import (
+from satsim.analysis.distillation import BASELINE, pick_teachers, summarise
+from satsim.analysis.ensembles import (
     ACROSS,
     WITHIN,
     cluster_ensembles,
@@ -21,7 +21,13 @@ from satsim.ensembles import (
     softmax,
     spearman_with_ci,
 )
-from satsim.training import DistillSettings, TrainSettings, distillation_loss, train_classifier
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.training import (
+    DistillSettings,
+    TrainSettings,
+    distillation_loss,
+    train_classifier,
+)
 
 
 def one_hot(predictions, confidence=5.0):
@@ -116,7 +122,7 @@ def test_summary_compares_each_teacher_with_the_same_seeds_without_one():
 
 def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, digits, small_cnn):
     """The library level of the resume guarantee (the Snakemake level is in test_workflow)."""
-    from satsim.registry import ModelSpec
+    from satsim.models.registry import ModelSpec
 
     spec = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [8, 16, 32, 64]})
     *_, images, labels = digits
@@ -125,7 +131,7 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, digi
 
     def student():
         torch.manual_seed(1)
-        return spec.wrap(spec.build(10))
+        return canonical_model(spec, build_model(spec, 10))
 
     whole = student()
     train_classifier(whole, images, labels, settings, 1, teacher=small_cnn)
@@ -155,7 +161,7 @@ def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, digi
 def test_a_checkpoint_from_other_settings_is_discarded_not_resumed(tmp_path, digits):
     """Issue 11: a job killed, its config changed (lr), then rerun must not resume the old
     state: the result equals a clean run with the new settings, and the log says why."""
-    from satsim.registry import ModelSpec
+    from satsim.models.registry import ModelSpec
 
     spec = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [8, 16, 32, 64]})
     *_, images, labels = digits
@@ -165,7 +171,7 @@ def test_a_checkpoint_from_other_settings_is_discarded_not_resumed(tmp_path, dig
 
     def student():
         torch.manual_seed(1)
-        return spec.wrap(spec.build(10))
+        return canonical_model(spec, build_model(spec, 10))
 
     checkpoint = tmp_path / "state.pt"
     train_classifier(student(), images, labels, old, 1, checkpoint=checkpoint, stop_after=1)
@@ -182,7 +188,7 @@ def test_a_checkpoint_from_other_settings_is_discarded_not_resumed(tmp_path, dig
 
 
 def test_an_unreadable_checkpoint_is_discarded_with_a_line(tmp_path, digits):
-    from satsim.registry import ModelSpec
+    from satsim.models.registry import ModelSpec
 
     spec = ModelSpec("tiny", "resnet10t", 32, (0.5,) * 3, (0.5,) * 3, {"channels": [8, 16, 32, 64]})
     *_, images, labels = digits
@@ -190,7 +196,7 @@ def test_an_unreadable_checkpoint_is_discarded_with_a_line(tmp_path, digits):
     checkpoint.write_bytes(b"\x80\x04 not a checkpoint")
     settings = TrainSettings(epochs=1, batch_size=64, lr=2e-3, weight_decay=0.05)
     log = io.StringIO()
-    model = spec.wrap(spec.build(10))
+    model = canonical_model(spec, build_model(spec, 10))
     train_classifier(
         model, images[:64], labels[:64], settings, 1, checkpoint=checkpoint, progress=log
     )

@@ -16,7 +16,9 @@ import yaml
 
 REPO = Path(__file__).resolve().parents[1]
 RULE_FILES = sorted((REPO / "rules").glob("*.smk"))
-RULE_BLOCK = re.compile(r"^\s*rule (\w+):\n(.*?)(?=^\s*rule \w+:|\Z)", re.M | re.S)
+RULE_BLOCK = re.compile(
+    r"^\s*(?:rule|checkpoint) (\w+):\n(.*?)(?=^\s*(?:rule|checkpoint) \w+:|\Z)", re.M | re.S
+)
 DIRECTIVE = r"^\s*{name}:\s*\n\s*\"([^\"]+)\""
 
 
@@ -91,8 +93,14 @@ def distribution(module: str) -> str:
 RULES = rules_with_env_and_script()
 
 
-def test_every_rule_names_an_env_and_a_script():
-    assert len(RULES) >= 9
+def test_every_rule_and_checkpoint_is_checked():
+    declared = {
+        name
+        for rule_file in RULE_FILES
+        for name in re.findall(r"^\s*(?:rule|checkpoint) (\w+):", rule_file.read_text(), re.M)
+    }
+    assert {rule for rule, *_ in RULES} == declared
+    assert {"distillation_plan", "prepare_imagenet", "notebooks"} <= declared
 
 
 @pytest.mark.parametrize("rule, env_file, script", RULES, ids=[rule for rule, *_ in RULES])

@@ -16,9 +16,10 @@ from fake_imagenet import make_fake_imagenet
 from safetensors.torch import save_file
 from workflow_helpers import planned_jobs, snakemake
 
-from satsim.config import load_schema
-from satsim.registry import FactoryError, ModelSpec, factory_module_name, load_registry
-from satsim.weights import WeightsError, fetch_pretrained, import_local_weights, load_model
+from satsim.models.factory import FactoryError, build_model, canonical_model, factory_module_name
+from satsim.models.registry import ModelSpec, load_registry
+from satsim.models.weights import WeightsError, fetch_pretrained, import_local_weights, load_model
+from satsim.workflow.config import load_schema
 
 REPO = Path(__file__).resolve().parents[1]
 PAPER_REGISTRY = REPO / "configs" / "models" / "paper.yaml"
@@ -95,10 +96,10 @@ def test_a_factory_from_a_file_builds_a_model_that_reads_canonical_images(tmp_pa
     assert spec.architecture == "tiny_models.py:make_net"  # as written, for tables
     assert spec.registry_file == str(my_registry)
 
-    network = spec.build(num_classes=10)
+    network = build_model(spec, num_classes=10)
     seen = []
     network.conv1.register_forward_pre_hook(lambda module, args: seen.append(args[0].shape))
-    model = spec.wrap(network).eval()
+    model = canonical_model(spec, network).eval()
     with torch.no_grad():
         logits = model(torch.rand(2, 3, 32, 32))
     assert logits.shape == (2, 10)
@@ -108,16 +109,16 @@ def test_a_factory_from_a_file_builds_a_model_that_reads_canonical_images(tmp_pa
     # kwargs are resolved as for timm (lists become tuples); num_classes overrides kwargs.
     calls = sys.modules[factory_module_name(spec.factory.rpartition(":")[0])].CALLS
     assert calls[-1] == {"num_classes": 10, "width": 8, "dims": (1, 2)}
-    spec.build()  # no num_classes: the factory's own default
+    build_model(spec)  # no num_classes: the factory's own default
     assert calls[-1] == {"num_classes": 1000, "width": 8, "dims": (1, 2)}
     # The file is loaded once per process, under one stable module name.
-    assert spec.build(num_classes=3).head.out_features == 3
+    assert build_model(spec, num_classes=3).head.out_features == 3
     assert len(calls) == 3
 
 
 def test_loading_a_registry_imports_neither_the_factory_nor_torch(my_registry):
     code = (
-        "import sys; from satsim.registry import load_registry; "
+        "import sys; from satsim.models.registry import load_registry; "
         f"spec = load_registry({str(my_registry)!r})['tiny']; "
         "assert spec.factory.endswith('tiny_models.py:make_net'); "
         "leaked = [m for m in sys.modules if m.split('.')[0] in ('torch', 'timm') "
@@ -136,9 +137,9 @@ def test_the_description_round_trips_through_json(my_registry):
     assert rebuilt.describe() == spec.describe()
     assert rebuilt.factory == spec.factory and rebuilt.architecture == spec.architecture
     torch.manual_seed(0)
-    first = spec.build(num_classes=10).state_dict()
+    first = build_model(spec, num_classes=10).state_dict()
     torch.manual_seed(0)
-    second = rebuilt.build(num_classes=10).state_dict()
+    second = build_model(rebuilt, num_classes=10).state_dict()
     assert all(torch.equal(first[key], second[key]) for key in first)
 
 
@@ -152,7 +153,7 @@ def test_timm_descriptions_have_no_factory_keys(demo_registry):
 def test_local_weights_of_a_factory_model_import_and_load(tmp_path, my_registry):
     spec = load_registry(my_registry)["tiny"]
     torch.manual_seed(1)
-    trained = spec.build()
+    trained = build_model(spec)
     source = tmp_path / "tiny.safetensors"
     save_file({k: v.contiguous() for k, v in trained.state_dict().items()}, str(source))
 
@@ -163,7 +164,7 @@ def test_local_weights_of_a_factory_model_import_and_load(tmp_path, my_registry)
     assert torch.equal(model.model.conv1.weight, trained.conv1.weight)
 
     other = tmp_path / "wide.safetensors"
-    wide = ModelSpec.from_description({**spec.describe(), "kwargs": {"width": 16}}).build()
+    wide = build_model(ModelSpec.from_description({**spec.describe(), "kwargs": {"width": 16}}))
     save_file(wide.state_dict(), str(other))
     with pytest.raises(WeightsError, match=r"does not fit tiny_models.py:make_net .* state dict"):
         import_local_weights(spec, other, tmp_path / "out.safetensors")
@@ -177,7 +178,7 @@ def test_a_factory_model_has_no_pretrained_weights_to_fetch(tmp_path, my_registr
     assert "'tiny'" in message
     assert "models.local_weights.tiny: /path/file.safetensors" in message
     with pytest.raises(FactoryError, match=r"my_models.yaml: model 'tiny': .*local_weights.tiny"):
-        spec.build(pretrained=True)
+        build_model(spec, pretrained=True)
     assert not (tmp_path / "tiny.safetensors").exists()
 
 
@@ -193,11 +194,11 @@ def test_a_factory_in_an_importable_package(tmp_path, components, monkeypatch):
     registry = load_registry(write_registry(tmp_path / "r.yaml", {"pkg_net": entry}, components))
     spec = registry["pkg_net"]
     assert spec.factory == spec.architecture == "satsim_test_byo_pkg.nets:make_net"
-    model = spec.wrap(spec.build(num_classes=5)).eval()
+    model = canonical_model(spec, build_model(spec, num_classes=5)).eval()
     with torch.no_grad():
         assert model(torch.rand(1, 3, 32, 32)).shape == (1, 5)
     rebuilt = ModelSpec.from_description(json.loads(json.dumps(spec.describe())))
-    assert rebuilt.build(num_classes=5).conv1.out_channels == 2
+    assert build_model(rebuilt, num_classes=5).conv1.out_channels == 2
     sys.modules.pop("satsim_test_byo_pkg.nets", None)
     sys.modules.pop("satsim_test_byo_pkg", None)
 
@@ -253,17 +254,17 @@ def test_build_errors_name_the_file_model_and_key(tmp_path, components, factory,
     registry = write_registry(tmp_path / "r.yaml", {"bad": entry}, components)
     spec = load_registry(registry)["bad"]
     with pytest.raises(FactoryError, match=rf"{registry}: model 'bad': factory .*{message}"):
-        spec.build(num_classes=10)
+        build_model(spec, num_classes=10)
     # The same error in a job's script, from the recorded description.
     with pytest.raises(FactoryError, match=rf"{registry}: model 'bad': .*{message}"):
-        ModelSpec.from_description(spec.describe()).build(num_classes=10)
+        build_model(ModelSpec.from_description(spec.describe()), num_classes=10)
 
 
 def test_a_factory_file_deleted_after_loading_is_named_at_build(tmp_path, my_registry):
     spec = load_registry(my_registry)["tiny"]
     (tmp_path / "tiny_models.py").unlink()
     with pytest.raises(FactoryError, match=r"my_models.yaml: model 'tiny': .*no such file"):
-        spec.build()
+        build_model(spec)
 
 
 def test_two_registries_merge_in_order(tmp_path, my_registry):
@@ -273,7 +274,7 @@ def test_two_registries_merge_in_order(tmp_path, my_registry):
     assert merged["resnet50"] == paper["resnet50"]
     assert merged["tiny"].factory.endswith("tiny_models.py:make_net")
     assert merged.source == f"{PAPER_REGISTRY}, {my_registry}"
-    assert merged.components_table().loc["tiny", "Base architecture"] == "CNN"
+    assert merged["tiny"].components["Base architecture"] == "CNN"
     assert list(load_registry([my_registry])) == ["tiny"]  # a list of one is one file
     with pytest.raises(KeyError, match="not in the registry .*paper.yaml, .*my_models.yaml"):
         merged.get_spec("tinny")
@@ -314,7 +315,9 @@ def test_readme_command_puts_your_architecture_among_the_papers_69(
     )
     spec = load_registry(registry)["strict"]
     weights = tmp_path / "strict.safetensors"
-    save_file({k: v.contiguous() for k, v in spec.build(1000).state_dict().items()}, str(weights))
+    save_file(
+        {k: v.contiguous() for k, v in build_model(spec, 1000).state_dict().items()}, str(weights)
+    )
     imagenet = tmp_path / "imagenet" / "val"
     make_fake_imagenet(imagenet, 3, "synset_folders")
     models = (

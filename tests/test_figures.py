@@ -16,20 +16,14 @@ from matplotlib.text import Text
 from PIL import Image
 from synthetic_sat import planted_sat
 
-from satsim.atomic import write_csv
-from satsim.cluster import spectral_clusters, tsne_embedding
-from satsim.cluster_profiles import cluster_members
-from satsim.figures import (
-    LABEL_GID,
-    MIN_FONT_PT,
-    PNG_DPI,
-    fig1_tsne,
-    fig2_heatmap,
-    off_diagonal_range,
-    place_labels,
-    save_figure,
-)
-from satsim.registry import load_registry
+from satsim.analysis.cluster_profiles import cluster_members
+from satsim.analysis.clusters import spectral_clusters, tsne_embedding
+from satsim.figures.fig1 import LABEL_GID, fig1_tsne
+from satsim.figures.fig2 import fig2_heatmap, off_diagonal_range
+from satsim.figures.labels import place_labels
+from satsim.figures.style import MIN_FONT_PT, PNG_DPI, save_figure
+from satsim.models.registry import load_registry
+from satsim.workflow.atomic import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
 N_CLUSTERS = 10

@@ -10,12 +10,13 @@ import timm
 import torch
 from test_attack import _correct_subset
 
-from satsim.attack import AttackSettings, pgd_attack, random_start, to_pixel_levels
-from satsim.batching import BatchSize
-from satsim.gpus import LOCK_DIR_ENV, release_gpus
-from satsim.predict import predict_logits
-from satsim.runtime import configure_numerics, select_device
-from satsim.training import TrainSettings, train_classifier
+from satsim.attack.pgd import AttackSettings, pgd_attack, random_start, to_pixel_levels
+from satsim.compute.batching import BatchSize
+from satsim.compute.gpus import LOCK_DIR_ENV, release_gpus
+from satsim.compute.runtime import configure_numerics, select_device
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.predict import predict_logits
+from satsim.models.training import TrainSettings, train_classifier
 
 pytestmark = pytest.mark.gpu
 CUDA = torch.device("cuda", 0)
@@ -101,7 +102,7 @@ def test_training_on_the_gpu_keeps_images_there_and_learns(digits, demo_registry
     *_, train_images, train_labels = digits
     spec = demo_registry.get_spec("resnet10t")
     torch.manual_seed(0)
-    model = spec.wrap(spec.build(num_classes=10))
+    model = canonical_model(spec, build_model(spec, num_classes=10))
     settings = TrainSettings(epochs=2, batch_size=64, lr=2e-3, weight_decay=0.05)
     losses = train_classifier(model, train_images, train_labels, settings, seed=0, device=CUDA)
     assert losses[1] < losses[0]

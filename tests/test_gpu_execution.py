@@ -8,10 +8,10 @@ import torch
 from test_attack import _correct_subset
 from torch import nn
 
-from satsim.attack import AttackSettings, pgd_attack
-from satsim.batching import BatchSize, map_batches
-from satsim.predict import predict_classes, predict_logits
-from satsim.runtime import with_precision
+from satsim.attack.pgd import AttackSettings, pgd_attack
+from satsim.compute.batching import BatchSize, map_batches
+from satsim.compute.runtime import with_precision
+from satsim.models.predict import predict_classes, predict_logits
 
 WEAK = AttackSettings(epsilon_255ths=6, step_size_255ths=1.5, steps=5)
 

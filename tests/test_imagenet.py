@@ -9,18 +9,20 @@ import numpy as np
 import pytest
 from fake_imagenet import SUBSET, make_fake_imagenet, make_fake_train, photo, write_label_file
 
-from satsim.imagenet import (
-    FLAT,
-    SYNSET_FOLDERS,
-    ImageNetError,
+from satsim.data.imagenet import (
     check_label_file,
     decode_images,
-    detect_layout,
-    locate_images,
     read_subset,
     synsets,
     train_classes,
     train_subset,
+)
+from satsim.data.imagenet_layout import (
+    FLAT,
+    SYNSET_FOLDERS,
+    ImageNetError,
+    detect_layout,
+    locate_images,
 )
 
 

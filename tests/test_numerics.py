@@ -9,9 +9,9 @@ import warnings
 import pytest
 import torch
 
-from satsim.artifacts import read_provenance
-from satsim.provenance import MUST_AGREE, ProvenanceMismatch, check_agreement
-from satsim.runtime import configure_numerics, describe_numerics, make_deterministic
+from satsim.compute.runtime import configure_numerics, describe_numerics, make_deterministic
+from satsim.workflow.artifacts import read_provenance
+from satsim.workflow.provenance import MUST_AGREE, ProvenanceMismatch, check_agreement
 
 
 def _record(**numerics):

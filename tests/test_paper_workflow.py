@@ -17,9 +17,10 @@ from synthetic_sat import planted_sat, write_release_csv
 from test_registry import PAPER
 from workflow_helpers import REPO, planned_jobs, snakemake
 
-from satsim.artifacts import ImageSet, read_provenance
-from satsim.atomic import read_json, sha256_file
-from satsim.imagenet import read_subset, train_classes
+from satsim.data.imagenet import read_subset, train_classes
+from satsim.models.factory import build_model
+from satsim.workflow.artifacts import ImageSet, read_provenance
+from satsim.workflow.atomic import read_json, sha256_file
 
 # Three families, three input pipelines: 224 px / crop 0.875, 256 px / crop 0.875, 224 px / 0.9.
 MODELS = ["rexnet_150", "efficientnet_b2", "deit_small_patch16_224"]
@@ -32,7 +33,7 @@ def random_weights(name: str, path: Path) -> Path:
     """Random init, with the head biased towards the first evaluation image's class, so that each
     model classifies at least one image correctly and has something to attack."""
     torch.manual_seed(0)
-    model = PAPER[name].build()
+    model = build_model(PAPER[name])
     with torch.no_grad():
         model.get_classifier().bias[FIRST_CLASS] += 2.0
     save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(path))

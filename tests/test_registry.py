@@ -6,12 +6,14 @@ from __future__ import annotations
 import csv
 from pathlib import Path
 
+import pandas as pd
 import pytest
 import timm
 import torch
 
-from satsim.components import COMPONENT_COLUMNS, validate_components
-from satsim.registry import load_registry
+from satsim.models.component_labels import COMPONENT_COLUMNS, validate_components
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.registry import load_registry
 
 REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "model_components_release.csv"
@@ -22,7 +24,7 @@ FAMILIES = {"CNN", "Transformer", "MLP-Mixer", "Hybrid"}
 
 def test_demo_zoo_is_large_and_diverse():
     assert len(DEMO) >= 12
-    table = DEMO.components_table()
+    table = pd.DataFrame([spec.components for spec in DEMO.values()])
     assert FAMILIES <= set(table["Base architecture"])
     for column, minimum in [
         ("Stem layer", 3),
@@ -38,7 +40,7 @@ def test_demo_zoo_is_large_and_diverse():
 @pytest.mark.parametrize("name", list(DEMO))
 def test_demo_model_builds_and_reads_canonical_images(name):
     spec = DEMO[name]
-    model = spec.wrap(spec.build(num_classes=10)).eval()
+    model = canonical_model(spec, build_model(spec, num_classes=10)).eval()
     assert str(spec.input_size) in spec.components["Input resolution"]
     with torch.no_grad():
         logits = model(torch.rand(2, 3, 32, 32))
@@ -76,7 +78,7 @@ def test_paper_registry_pins_a_tag_for_each_of_the_69_models():
 def test_paper_model_instantiates_and_agrees_with_timm_pretrained_cfg(name):
     spec = PAPER[name]
     with torch.device("meta"):
-        model = spec.build(num_classes=1000)
+        model = build_model(spec, num_classes=1000)
     cfg = model.pretrained_cfg
     assert cfg["input_size"][-1] == spec.input_size
     assert f"{spec.input_size} x {spec.input_size}" == spec.components["Input resolution"]

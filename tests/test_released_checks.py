@@ -11,11 +11,13 @@ import re
 import numpy as np
 import pandas as pd
 import pytest
+import yaml
 from synthetic_sat import write_release_csv
 from workflow_helpers import REPO, planned_jobs, snakemake
 
-from satsim import released
-from satsim.released import ReleasedMatrixError, fetch_released, read_released
+from satsim.similarity import released
+from satsim.similarity.released import ReleasedMatrixError, fetch_released, read_released
+from satsim.similarity.released_source import RELEASED_URL, is_url
 
 NAMES = ["resnet50", "resnet101", "cspresnet50", "vit_small_patch16_224", "deit_small_patch16_224"]
 
@@ -150,3 +152,10 @@ def test_editing_a_local_released_file_reruns_the_job_that_reads_it(tmp_path):
     url = ("sat={released_matrix: https://example.org/SAT_release.csv}",)
     plan = planned_jobs(snakemake(tmp_path, *args[:-3], *url, *args[-2:], "--dry-run", *target))
     assert plan.get("fetch_released_matrix") == 1 and plan.get("released_sat") == 1
+
+
+def test_the_schema_default_is_the_one_released_url():
+    schema = yaml.safe_load((REPO / "schemas" / "config.schema.yaml").read_text())
+    default = schema["properties"]["sat"]["properties"]["released_matrix"]["default"]
+    assert default == RELEASED_URL and is_url(default)
+    assert not is_url("SAT_release.csv") and not is_url("/data/SAT_release.csv")

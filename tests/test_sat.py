@@ -6,7 +6,7 @@ import warnings
 import numpy as np
 import pytest
 
-from satsim.sat import sat_from_counts, sat_matrix
+from satsim.similarity.sat import sat_from_counts, sat_matrix
 
 
 def test_sat_from_counts_matches_the_formula():

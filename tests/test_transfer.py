@@ -5,9 +5,9 @@ from __future__ import annotations
 
 import torch
 
-from satsim.artifacts import save_tensors
-from satsim.predict import predict_classes
-from satsim.transfer import transfer_pairs
+from satsim.models.predict import predict_classes
+from satsim.similarity.transfer import transfer_pairs
+from satsim.workflow.artifacts import save_tensors
 
 
 def adversarial_file(path, digits, rows, steps=2):

@@ -15,8 +15,8 @@ import pytest
 import torch
 from workflow_helpers import TINY_CONFIG, copy_run, planned_jobs, snakemake
 
-from satsim.artifacts import ContentMismatch, load_tensors, open_rows, save_tensors
-from satsim.atomic import partial_dir
+from satsim.workflow.artifacts import ContentMismatch, load_tensors, open_rows, save_tensors
+from satsim.workflow.atomic import partial_dir
 
 TINY = Path("results") / "tiny"
 
@@ -104,7 +104,7 @@ def test_a_write_killed_midway_leaves_no_finished_file_and_the_next_write_cleans
     writer = textwrap.dedent(
         f"""
         import os, signal
-        from satsim.atomic import atomic_path
+        from satsim.workflow.atomic import atomic_path
         with atomic_path({str(target)!r}) as tmp:
             tmp.write_bytes(b"half an artefact")
             os.kill(os.getpid(), signal.SIGKILL)

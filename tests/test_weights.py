@@ -13,8 +13,9 @@ import torch
 from safetensors.torch import save_file
 from test_registry import PAPER, REPO
 
-from satsim.atomic import sha256_file
-from satsim.weights import WeightsError, import_local_weights, load_model, write_card
+from satsim.models.factory import build_model
+from satsim.models.weights import WeightsError, import_local_weights, load_model, write_card
+from satsim.workflow.atomic import sha256_file
 
 SPEC = PAPER["rexnet_150"]  # a real registry architecture, small enough to build in a second
 
@@ -22,7 +23,7 @@ SPEC = PAPER["rexnet_150"]  # a real registry architecture, small enough to buil
 @pytest.fixture(scope="module")
 def random_state():
     torch.manual_seed(0)
-    return SPEC.build().state_dict()
+    return build_model(SPEC).state_dict()
 
 
 def test_local_safetensors_and_checkpoint_import_to_the_same_weights(tmp_path, random_state):
@@ -54,7 +55,7 @@ def test_a_file_with_another_hash_is_refused(tmp_path, random_state):
 
 def test_weights_of_another_architecture_are_refused(tmp_path):
     other = tmp_path / "resnet.safetensors"
-    save_file(PAPER["resnet50"].build().state_dict(), str(other))
+    save_file(build_model(PAPER["resnet50"]).state_dict(), str(other))
     with pytest.raises(
         WeightsError, match="does not fit rexnet_150.nav_in1k .* missing keys, e.g. stem"
     ):
@@ -82,7 +83,7 @@ def test_a_changed_weights_file_is_refused_by_its_card(tmp_path, random_state):
 
 
 def test_an_unknown_tag_names_the_model_and_the_registry_fix(tmp_path):
-    from satsim.weights import fetch_pretrained
+    from satsim.models.weights import fetch_pretrained
 
     bad = replace(SPEC, architecture="rexnet_150.no_such_tag")
     with pytest.raises(WeightsError, match="rexnet_150.*no pretrained weights.*rexnet_150.no_such"):
@@ -92,7 +93,8 @@ def test_an_unknown_tag_names_the_model_and_the_registry_fix(tmp_path):
 def test_offline_download_failure_names_model_tag_and_what_to_do(tmp_path):
     """HF_HUB_OFFLINE with an empty cache: the real download path, with no network needed."""
     code = (
-        "from satsim.registry import load_registry; from satsim.weights import fetch_pretrained\n"
+        "from satsim.models.registry import load_registry\n"
+        "from satsim.models.weights import fetch_pretrained\n"
         "spec = load_registry('configs/models/paper.yaml')['resnet50']\n"
         f"fetch_pretrained(spec, {str(tmp_path / 'w.safetensors')!r})\n"
     )

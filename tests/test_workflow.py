@@ -17,7 +17,7 @@ import torch
 from synthetic_sat import write_release_csv
 from workflow_helpers import REPO, SNAKEMAKE, TINY_CONFIG, copy_run, planned_jobs, snakemake
 
-from satsim.artifacts import load_tensors, read_provenance, save_tensors
+from satsim.workflow.artifacts import load_tensors, read_provenance, save_tensors
 
 TINY_MODELS = ["resnet10t", "pit", "gmlp"]
 

@@ -16,8 +16,9 @@ from fake_imagenet import photo
 from test_registry import PAPER
 from timm.data import create_transform
 
-from satsim.imagenet import canonical_square
-from satsim.wrapper import CanonicalModel
+from satsim.data.imagenet import canonical_square
+from satsim.models.factory import build_model, canonical_model
+from satsim.models.wrapper import CanonicalModel
 
 CANONICAL = 256
 PHOTO = photo(7, size=(500, 375))  # ImageNet's most common shape
@@ -48,7 +49,7 @@ PREPROCESSING = {
 @pytest.mark.parametrize("name", sorted(PREPROCESSING.values()))
 def test_wrapper_input_matches_timm_eval_transform(name):
     spec = PAPER[name]
-    wrapper = spec.wrap(torch.nn.Identity())
+    wrapper = canonical_model(spec, torch.nn.Identity())
     ours = wrapper.preprocess(canonical_tensor(PHOTO))
     reference = timm_eval_input(spec, PHOTO)
     assert ours.shape == reference.shape
@@ -60,9 +61,9 @@ def test_wrapper_input_matches_timm_eval_transform(name):
 def test_wrapper_prediction_matches_timm_eval_transform(name):
     spec = PAPER[name]
     torch.manual_seed(0)
-    model = spec.build().eval()  # random weights: no download
+    model = build_model(spec).eval()  # random weights: no download
     with torch.no_grad():
-        wrapped = spec.wrap(model)(canonical_tensor(PHOTO))[0]
+        wrapped = canonical_model(spec, model)(canonical_tensor(PHOTO))[0]
         reference = model(timm_eval_input(spec, PHOTO))[0]
         shifted = model(timm_eval_input(spec, PHOTO.crop((1, 0, 500, 375))))[0]
     spread = (reference - reference.mean()).norm()

@@ -1,0 +1,1 @@
+"""Stages after the SAT matrix: clusters, architectural components, ensembles, distillation."""

@@ -1,0 +1,1 @@
+"""Where and how tensors are computed: device and GPU choice, numerics, batching, feeding."""

@@ -1,0 +1,1 @@
+"""Snakemake plumbing: config validation, artefact files, provenance, script sessions."""
