@@ -37,16 +37,16 @@ def peak_rss_mb() -> float:
 def child(mode: str, path: str, batch_size: int) -> None:
     """One measurement, in its own process so that peaks do not carry over."""
     import timm
+    from timm.data import IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD
 
     from satsim.models.predict import predict_classes
-    from satsim.models.registry import IMAGENET_MEAN, IMAGENET_STD
     from satsim.models.wrapper import CanonicalModel
     from satsim.similarity.transfer import evaluate_pair
     from satsim.workflow.artifacts import load_tensors, open_rows
 
     torch.set_num_threads(2)
     network = timm.create_model(MODEL, num_classes=1000)
-    model = CanonicalModel(network, 224, IMAGENET_MEAN, IMAGENET_STD).eval()
+    model = CanonicalModel(network, 224, IMAGENET_DEFAULT_MEAN, IMAGENET_DEFAULT_STD).eval()
     if mode == "baseline":
         predict_classes(model, open_rows(path, "images")[:batch_size], batch_size)
     elif mode == "sliced":

@@ -35,7 +35,7 @@ from satsim.models.component_labels import validate_components
 
 # timm's IMAGENET_DEFAULT_MEAN and _STD, the normalisation of a model that names none. Written
 # out because reading a registry (the Snakefile does, before any job) must not import torch;
-# tests/test_registry.py checks that they equal timm's.
+# tests/test_registry_tool.py checks that they equal timm's.
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
 
