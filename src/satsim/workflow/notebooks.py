@@ -9,6 +9,10 @@ from __future__ import annotations
 import os
 from typing import Any
 
+import jupytext
+import nbformat
+from nbclient import NotebookClient
+
 from satsim.workflow.atomic import atomic_path
 
 
@@ -25,10 +29,6 @@ def execute_notebook(
     A failing cell raises ``nbclient.exceptions.CellExecutionError`` naming the cell and error;
     nothing is written then.
     """
-    import jupytext
-    import nbformat
-    from nbclient import NotebookClient
-
     notebook = jupytext.read(source)
     assignments = "\n".join(f"{name} = {value!r}" for name, value in parameters.items())
     cell = nbformat.v4.new_code_cell(
@@ -48,5 +48,9 @@ def execute_notebook(
         resources={"metadata": {"path": str(cwd)}},
     )
     client.execute()
+    for index, executed in enumerate(notebook.cells):
+        # Same run, same bytes: no execution timestamps, and cell ids by position, not random.
+        executed.id = f"cell-{index}"
+        executed.metadata.pop("execution", None)
     with atomic_path(output) as tmp:
         nbformat.write(notebook, str(tmp))
