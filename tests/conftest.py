@@ -66,13 +66,31 @@ def small_cnn(digits):
     return train_small(spec, digits)
 
 
+def _file_states(root: Path) -> dict[str, tuple[int, int]]:
+    """Relative path -> (size, modification time) of the files under ``root``, less Snakemake's
+    own logs, locks and I/O cache (a dry run writes those)."""
+    skip = {root / ".snakemake" / name for name in ("log", "locks", "iocache")}
+    return {
+        str(path.relative_to(root)): (path.stat().st_size, path.stat().st_mtime_ns)
+        for path in root.rglob("*")
+        if path.is_file() and not any(folder in path.parents for folder in skip)
+    }
+
+
 @pytest.fixture(scope="session")
 def tiny_run(tmp_path_factory) -> Path:
     """The working directory of one finished run of ``tests/configs/tiny.yaml`` (3 models).
 
-    Shared by every test of the session: read it, never change it; a test that reruns or edits
-    the run works on its own copy (``workflow_helpers.copy_run``)."""
+    Shared by every test of the session: read it (a dry run is reading), never change it; a test
+    that reruns or edits the run works on its own copy (``workflow_helpers.copy_run``). The end of
+    the session checks that no file of it changed."""
     workdir = tmp_path_factory.mktemp("tiny_run")
     run = snakemake(workdir, "--configfile", str(TINY_CONFIG))
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
-    return workdir
+    before = _file_states(workdir)
+    yield workdir
+    after = _file_states(workdir)
+    changed = sorted(
+        name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
+    )
+    assert not changed, f"a test changed the shared tiny run (work on copy_run's copy): {changed}"

@@ -4,6 +4,7 @@ import copy
 
 import pytest
 import torch
+from model_helpers import correct_subset
 
 from satsim.attack.pgd import AttackSettings, pgd_attack, random_start
 from satsim.models.predict import predict_classes
@@ -11,15 +12,8 @@ from satsim.models.predict import predict_classes
 SETTINGS = AttackSettings(epsilon_255ths=16, step_size_255ths=4.0, steps=5)
 
 
-def _correct_subset(model, digits, n=96):
-    images, labels, ids, *_ = digits
-    pred = predict_classes(model, images)
-    keep = torch.nonzero(pred == labels).flatten()[:n]
-    return images[keep], labels[keep], ids[keep]
-
-
 def test_pgd_stays_in_the_ball_on_the_pixel_grid(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits)
+    images, labels, ids = correct_subset(small_cnn, digits)
     result = pgd_attack(small_cnn, images, labels, ids, SETTINGS, seed=0, batch_size=40)
     assert result.images.dtype == torch.uint8  # on the 1/255 grid by construction
     assert result.images.shape == images.shape
@@ -36,7 +30,7 @@ def test_pgd_stays_in_the_ball_on_the_pixel_grid(small_cnn, digits):
 
 
 def test_pgd_leaves_the_weights_alone(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits, n=16)
+    images, labels, ids = correct_subset(small_cnn, digits, n=16)
     model = copy.deepcopy(small_cnn)
     before = {name: tensor.clone() for name, tensor in model.state_dict().items()}
     pgd_attack(model, images, labels, ids, SETTINGS, seed=0)
@@ -47,7 +41,7 @@ def test_pgd_leaves_the_weights_alone(small_cnn, digits):
 
 
 def test_same_seed_same_bytes_and_batching_does_not_matter(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits, n=48)
+    images, labels, ids = correct_subset(small_cnn, digits, n=48)
     first = pgd_attack(small_cnn, images, labels, ids, SETTINGS, seed=3, batch_size=48)
     again = pgd_attack(small_cnn, images, labels, ids, SETTINGS, seed=3, batch_size=48)
     assert first.images.numpy().tobytes() == again.images.numpy().tobytes()
@@ -63,7 +57,7 @@ def test_same_seed_same_bytes_and_batching_does_not_matter(small_cnn, digits):
 
 
 def test_native_and_advertorch_reach_the_same_white_box_success(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits, n=200)
+    images, labels, ids = correct_subset(small_cnn, digits, n=200)
     # A weak attack, so that success is far from 100 % and a disagreement would show.
     weak = AttackSettings(epsilon_255ths=6, step_size_255ths=1.5, steps=5)
     native = pgd_attack(small_cnn, images, labels, ids, weak, seed=0)

@@ -1,5 +1,5 @@
-"""The benchmarks the README quotes run end to end (small sizes: the numbers come from the full
-runs the README names, not from here)."""
+"""The benchmarks the docs quote (docs/paper-run.md) run end to end (small sizes: the numbers
+come from the full runs the docs name, with when and where they were measured, not from here)."""
 
 from __future__ import annotations
 

@@ -168,7 +168,8 @@ def test_the_workflow_applies_the_default_gpu_limit(
 ):
     run_dir = copy_run(tiny_run, tmp_path / "run")
     # CUDA_VISIBLE_DEVICES fakes three GPUs for the Snakefile's count. A real (not dry) run
-    # prints the scheduler's limits; only the CPU rule sat_matrix is forced, so no job needs one.
+    # prints the scheduler's limits; only the target rule all, which runs no code, is forced,
+    # so no job needs a GPU (or starts Python).
     monkeypatch.setenv("CUDA_VISIBLE_DEVICES", "0,1,2")
     run = snakemake(
         run_dir,
@@ -177,9 +178,9 @@ def test_the_workflow_applies_the_default_gpu_limit(
         "--config",
         "compute={device: auto, batch_size: 500}",
         "--forcerun",
-        "sat_matrix",
+        "all",
         "--until",
-        "sat_matrix",
+        "all",
         *resources,
     )
     assert run.returncode == 0, run.stderr

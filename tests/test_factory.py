@@ -301,12 +301,13 @@ def test_the_config_schema_takes_one_registry_or_a_list():
             jsonschema.validate({"registry": registry, "weights": "pretrained"}, schema)
 
 
+@pytest.mark.slow  # runs jobs of a config other than the tiny one: the long tier
 def test_readme_command_puts_your_architecture_among_the_papers_69(
     tmp_path, my_registry, components
 ):
-    """The README's "Where does my architecture sit" command (less --use-conda: no conda in
+    """docs/paper-run.md's "Where does my architecture sit" command (less --use-conda: no conda in
     the tests) on a fake ImageNet: 70 models planned, and the weights job of your model runs for
-    real (its factory, like the README's, takes num_classes without a default). Without local
+    real (its factory, like the doc's, takes num_classes without a default). Without local
     weights for it, the run stops before any job."""
     registry = write_registry(
         tmp_path / "strict_models.yaml",

@@ -8,7 +8,7 @@ import copy
 import pytest
 import timm
 import torch
-from test_attack import _correct_subset
+from model_helpers import correct_subset
 
 from satsim.attack.pgd import AttackSettings, pgd_attack, random_start, to_pixel_levels
 from satsim.compute.batching import BatchSize
@@ -51,7 +51,7 @@ def test_gpu_logits_match_the_cpu_to_float32_rounding(small_cnn, digits):
 
 def test_gpu_attack_does_not_depend_on_the_batch_size(small_cnn, digits):
     model = copy.deepcopy(small_cnn)
-    images, labels, ids = _correct_subset(model, digits, n=64)
+    images, labels, ids = correct_subset(model, digits, n=64)
     whole = pgd_attack(model, images, labels, ids, WEAK, seed=1, batch_size=64, device=CUDA)
     split = pgd_attack(model, images, labels, ids, WEAK, seed=1, batch_size=10, device=CUDA)
     assert whole.images.device.type == "cpu" and whole.images.dtype == torch.uint8

@@ -1,6 +1,6 @@
-"""Rerun only what changed: pair-level reuse of transfer evaluations (the added model is your
-own architecture, from a file the test writes), and params that are the numbers' causes only (a
-finished tiny run, copied per test)."""
+"""Rerun only what changed: params that are the numbers' causes only (dry runs on the session's
+tiny run), and pair-level reuse of transfer evaluations when a model is added (your own
+architecture, from a file the test writes; training and attacking it is the long tier, ``slow``)."""
 
 from __future__ import annotations
 
@@ -107,7 +107,6 @@ def test_excluding_a_model_again_computes_no_pair(four_model_run, tiny_run, tmp_
     assert (workdir / "results" / "tiny" / "sat" / "sat.csv").read_bytes() == original
 
 
-@pytest.mark.slow
 @pytest.mark.parametrize(
     "override",
     [
@@ -122,7 +121,6 @@ def test_execution_settings_plan_no_job(tiny_run, override):
     assert "Nothing to be done" in plan.stdout + plan.stderr, planned_jobs(plan)
 
 
-@pytest.mark.slow
 def test_a_new_attack_budget_plans_attacks_and_what_follows_only(tiny_run):
     plan = planned_jobs(
         snakemake(
@@ -138,7 +136,6 @@ def test_a_new_attack_budget_plans_attacks_and_what_follows_only(tiny_run):
     assert not {"prepare_digits", "train_model", "clean_predictions", "accuracy_report"} & set(plan)
 
 
-@pytest.mark.slow
 def test_a_new_seed_reruns_the_seeded_rules_and_their_consumers(tiny_run):
     plan = planned_jobs(
         snakemake(tiny_run, "--configfile", str(TINY_CONFIG), "--config", "seed=1", "-n")

@@ -4,21 +4,18 @@ timm architecture that builds and classifies canonical images."""
 from __future__ import annotations
 
 import csv
-from pathlib import Path
 
 import pandas as pd
 import pytest
 import timm
 import torch
+from model_helpers import DEMO, PAPER, REPO
 
 from satsim.models.component_labels import COMPONENT_COLUMNS, validate_components
 from satsim.models.factory import build_model, canonical_model
 from satsim.models.registry import load_registry
 
-REPO = Path(__file__).resolve().parents[1]
 REFERENCE = REPO.parent / "shared" / "reference" / "model_components_release.csv"
-DEMO = load_registry(REPO / "configs" / "models" / "demo.yaml")
-PAPER = load_registry(REPO / "configs" / "models" / "paper.yaml")
 FAMILIES = {"CNN", "Transformer", "MLP-Mixer", "Hybrid"}
 
 

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import timm.data
 
 from satsim.models import registry
@@ -27,6 +28,7 @@ def test_committed_paper_registry_is_what_the_tool_generates():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+@pytest.mark.slow  # two passes over timm's 69 pretrained configs (~8 s)
 def test_tool_restores_hand_edited_values_byte_for_byte(tmp_path):
     committed = PAPER.read_bytes()
     entry = "  botnet26t_256:\n    architecture: botnet26t_256.c1_in1k\n"

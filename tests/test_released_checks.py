@@ -127,6 +127,7 @@ def test_an_html_answer_from_a_url_is_named_at_download(tmp_path, monkeypatch):
 SUBSET = ["resnet50", "resnet101", "vit_small_patch16_224", "deit_small_patch16_224"]
 
 
+@pytest.mark.slow  # runs jobs of a config other than the tiny one: the long tier
 def test_editing_a_local_released_file_reruns_the_job_that_reads_it(tmp_path):
     """Run the released config on a 4-model local file, edit one value, run again: the copy and
     released_sat rerun and sat.csv has the new value. A URL still plans the download rule."""

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 import pandas as pd
 import pytest
+from model_helpers import PAPER
 from synthetic_sat import planted_sat, write_release_csv
-from test_registry import PAPER
 from workflow_helpers import REPO, planned_jobs, snakemake
 
 COMPONENTS = {name: spec.components for name, spec in PAPER.items()}

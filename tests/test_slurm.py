@@ -112,7 +112,8 @@ def test_profile_lists_every_gpu_rule():
 
 
 def test_readme_slurm_commands_plan_the_paper_dag(tmp_path):
-    """The README's two cluster commands, as dry runs on a fake ImageNet (no Slurm needed):
+    """docs/paper-run.md's two cluster commands (the first is also the README's weights command),
+    as dry runs on a fake ImageNet (no Slurm needed):
     the weights first where the network is, then the whole DAG through the profile."""
     from fake_imagenet import make_fake_imagenet
 
@@ -134,7 +135,8 @@ def test_readme_slurm_commands_plan_the_paper_dag(tmp_path):
 
 
 def test_the_slurm_extra_is_what_the_tests_run():
-    """``pip install -e '.[slurm]'`` (README) brings exactly the plugin versions tested here."""
+    """``pip install -e '.[slurm]'`` (docs/paper-run.md) brings exactly the plugin versions
+    tested here."""
     import tomllib
 
     extras = tomllib.loads((REPO / "pyproject.toml").read_text())["project"][

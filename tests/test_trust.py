@@ -60,7 +60,6 @@ def test_rows_read_in_slices_are_checked_when_the_last_row_is_read(tmp_path):
         rows[16:20]
 
 
-@pytest.mark.slow
 def test_sat_refuses_a_transfer_file_changed_in_place(tiny_run, tmp_path):
     """Issue 11, failure 3: ten predictions overwritten inside a transfer file (same size, same
     time) used to move a SAT entry silently."""
@@ -80,7 +79,6 @@ def test_sat_refuses_a_transfer_file_changed_in_place(tiny_run, tmp_path):
     )
 
 
-@pytest.mark.slow
 def test_a_model_from_a_run_with_another_seed_is_refused(tiny_run, tmp_path):
     """Issue 11, failure 4: weights and card copied from a run with another seed (another
     train/eval split) were evaluated without a word, on images they may have trained on."""

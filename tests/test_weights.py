@@ -10,8 +10,8 @@ from dataclasses import replace
 
 import pytest
 import torch
+from model_helpers import PAPER, REPO
 from safetensors.torch import save_file
-from test_registry import PAPER, REPO
 
 from satsim.models.factory import build_model
 from satsim.models.weights import WeightsError, import_local_weights, load_model, write_card

@@ -1,6 +1,6 @@
 """The wrapper reproduces timm's own eval transform from the canonical image.
 
-Tolerance (documented in the README): the wrapper and timm resample differently (two steps
+Tolerance (documented in docs/paper-run.md): the wrapper and timm resample differently (two steps
 instead of one, and timm rounds its crop offset to whole pixels), so the model inputs differ by
 about 0.6-3 pixel levels on average on a photo-like image with sharp edges. What matters is the
 prediction: for real architectures the wrapper's logits must lie closer to timm's than timm's
@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 from fake_imagenet import photo
-from test_registry import PAPER
+from model_helpers import PAPER
 from timm.data import create_transform
 
 from satsim.data.imagenet import canonical_square

@@ -1,11 +1,13 @@
-"""What the GPU path adds, tested on the CPU: batch-size back-off on out-of-memory, and bf16
-autocast that keeps white-box success within 2 points of float32."""
+"""Batch-size back-off and bf16 autocast, on the CPU (no GPU is touched: tests/test_gpu.py runs
+on one): the back-off halves a batch on an allocation failure, raised here as torch's real
+out-of-memory error by a wrapper that fakes a memory limit, and never on another error; results
+do not depend on it; and bf16 autocast keeps white-box success within 2 points of float32."""
 
 from __future__ import annotations
 
 import pytest
 import torch
-from test_attack import _correct_subset
+from model_helpers import correct_subset
 from torch import nn
 
 from satsim.attack.pgd import AttackSettings, pgd_attack
@@ -54,7 +56,7 @@ def test_back_off_gives_up_when_one_item_does_not_fit():
 
 
 def test_attack_and_evaluation_results_do_not_depend_on_the_back_off(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits, n=40)
+    images, labels, ids = correct_subset(small_cnn, digits, n=40)
     reference = pgd_attack(small_cnn, images, labels, ids, WEAK, seed=1, batch_size=10)
     limited = MemoryLimit(small_cnn, max_batch=10)
     backed_off = pgd_attack(limited, images, labels, ids, WEAK, seed=1, batch_size=64)
@@ -66,7 +68,7 @@ def test_attack_and_evaluation_results_do_not_depend_on_the_back_off(small_cnn, 
 
 
 def test_bf16_autocast_keeps_white_box_success_within_2_points(small_cnn, digits):
-    images, labels, ids = _correct_subset(small_cnn, digits, n=200)
+    images, labels, ids = correct_subset(small_cnn, digits, n=200)
     fp32 = pgd_attack(small_cnn, images, labels, ids, WEAK, seed=0)
     bf16_model = with_precision(small_cnn, "bf16", torch.device("cpu"))
     bf16 = pgd_attack(bf16_model, images, labels, ids, WEAK, seed=0)
