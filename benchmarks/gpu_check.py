@@ -184,8 +184,8 @@ def compare_runs(device_run: Path, cpu_run: Path) -> dict:
         "sat_max_abs_difference": float((sat["device"] - sat["cpu"]).abs().max().max()),
         "transfer_rate_max_abs_difference": float((rate["device"] - rate["cpu"]).abs().max().max()),
         "clean_accuracy": {
-            "device": read(device_run, "reports/clean_accuracy.csv")["accuracy_pct"].to_dict(),
-            "cpu": read(cpu_run, "reports/clean_accuracy.csv")["accuracy_pct"].to_dict(),
+            "device": read(device_run, "reports/clean_accuracy.csv")["accuracy"].to_dict(),
+            "cpu": read(cpu_run, "reports/clean_accuracy.csv")["accuracy"].to_dict(),
         },
         "white_box_success": {"device": white_box(device_run), "cpu": white_box(cpu_run)},
     }

@@ -8,8 +8,8 @@ on the weights, and nothing is downloaded).
 
 Prints one row per model: images / s for clean evaluation, images x steps / s for PGD (the unit
 that scales with attack.steps), peak memory (GPU: max allocated; CPU: the process's peak RSS so
-far) and the fp32 weights in MB. On a GPU this is the measurement the README's cost table asks
-for; on a CPU it gives CPU figures.
+far) and the fp32 weights in MB. On a GPU this is the measurement the cost table of
+docs/paper-run.md asks for; on a CPU it gives CPU figures.
 """
 
 from __future__ import annotations

@@ -4,10 +4,11 @@
 
 Writes a synthetic adversarial set (random uint8 images, paper size by default: 4,000 x 3 x
 256 x 256 = 786 MB) and a tenth of it, then, each in a fresh process, evaluates a small timm model
-on it the way a transfer job does (``satsim.similarity.transfer.evaluate_pair``, slices read from
-the file) and, for contrast, after loading the whole set (what transfer did before). A baseline
-process runs the same model on one batch only: its peak is the model's own footprint. Prints the
-peak resident memory (VmHWM) of each, and what the set adds above the baseline.
+on it the way a transfer job does (``predict_classes`` on ``open_rows``, as
+``satsim.similarity.transfer.transfer_pairs`` does: slices read from the file) and, for contrast,
+after loading the whole set (what transfer did before). A baseline process runs the same model on
+one batch only: its peak is the model's own footprint. Prints the peak resident memory (VmHWM) of
+each, and what the set adds above the baseline.
 """
 
 from __future__ import annotations
@@ -41,7 +42,6 @@ def child(mode: str, path: str, batch_size: int) -> None:
 
     from satsim.models.predict import predict_classes
     from satsim.models.wrapper import CanonicalModel
-    from satsim.similarity.transfer import evaluate_pair
     from satsim.workflow.artifacts import load_tensors, open_rows
 
     torch.set_num_threads(2)
@@ -50,7 +50,7 @@ def child(mode: str, path: str, batch_size: int) -> None:
     if mode == "baseline":
         predict_classes(model, open_rows(path, "images")[:batch_size], batch_size)
     elif mode == "sliced":
-        evaluate_pair(model, path, batch_size)
+        predict_classes(model, open_rows(path, "images"), batch_size)
     else:  # whole: the set loaded into memory first
         tensors, _ = load_tensors(path)
         predict_classes(model, tensors["images"], batch_size)

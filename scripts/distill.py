@@ -10,9 +10,13 @@ import torch
 
 from satsim.compute.runtime import describe_numerics, make_deterministic, with_precision
 from satsim.models.factory import build_model, canonical_model
-from satsim.models.predict import accuracy, predict_logits
 from satsim.models.registry import ModelSpec
-from satsim.models.training import DistillSettings, TrainSettings, train_classifier
+from satsim.models.training import (
+    DistillSettings,
+    TrainSettings,
+    evaluate_on_trained_classes,
+    train_classifier,
+)
 from satsim.models.weights import load_model
 from satsim.workflow.artifacts import ImageSet, sha256_tensors
 from satsim.workflow.atomic import write_json
@@ -59,19 +63,12 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
         },
     )
 
-    # Evaluate on the eval images of the classes the student was trained on.
-    classes = torch.unique(train.labels)
-    keep = torch.isin(evaluation.labels, classes)
-    if not keep.any():
-        raise ValueError(
-            f"{inputs.eval} has no image of the {len(classes)} classes the student was trained "
-            "on; raise data.eval_size (the committed list holds every class from 1,000 images on)"
-        )
-    model = with_precision(student, params.autocast, device)
-    logits = predict_logits(model, evaluation.images[keep], device=device)
-    student_accuracy = 100.0 * accuracy(logits, evaluation.labels[keep])
+    student_accuracy, n_eval_images = evaluate_on_trained_classes(
+        with_precision(student, params.autocast, device), train.labels, evaluation, device
+    )
     print(
-        f"{wildcards.student} taught by {wildcards.teacher}, seed {seed}: {student_accuracy:.2f} %"
+        f"{wildcards.student} taught by {wildcards.teacher}, seed {seed}: accuracy "
+        f"{student_accuracy:.4f} on {n_eval_images} images"
     )
     write_json(
         snakemake.output[0],
@@ -80,7 +77,7 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
             "teacher": wildcards.teacher,
             "seed": seed,
             "accuracy": student_accuracy,
-            "n_eval_images": int(keep.sum()),
+            "n_eval_images": n_eval_images,
             "epoch_losses": losses,
             "student_weights_sha256": sha256_tensors(*student.model.state_dict().values()),
             "training": settings.describe(),

@@ -7,7 +7,7 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 
 import pandas as pd
 
-from satsim.analysis.distillation import summarise
+from satsim.analysis.distillation import distillation_runs, summarise
 from satsim.figures.fig6 import fig6_distillation
 from satsim.figures.style import save_figure
 from satsim.workflow.atomic import read_json, write_csv
@@ -16,12 +16,7 @@ from satsim.workflow.scripting import script_session
 with script_session(snakemake):
     inputs, outputs = snakemake.input, snakemake.output
     plan = pd.read_csv(inputs.plan)
-    sat_of = {(row.student, row.teacher): row.sat for row in plan.itertuples()}
-    runs = pd.DataFrame([read_json(path) for path in inputs.results])
-    runs = runs[["student", "teacher", "seed", "accuracy", "n_eval_images"]]
-    runs["sat"] = [
-        sat_of.get((s, t)) for s, t in zip(runs["student"], runs["teacher"], strict=True)
-    ]
+    runs = distillation_runs(plan, [read_json(path) for path in inputs.results])
     table = summarise(runs)
     print(table.to_string(index=False))
     write_csv(outputs.runs, runs, index=False)

@@ -2,33 +2,25 @@
 pairs that an earlier run already evaluated with the same weights, attack and data."""
 
 import sys
+from collections import Counter
 from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
 from satsim.compute.runtime import make_deterministic
-from satsim.similarity.transfer import transfer_pairs
-from satsim.workflow.artifacts import read_provenance, save_tensors
-from satsim.workflow.atomic import read_json
+from satsim.similarity.transfer import check_transfer_inputs, save_transfer, transfer_pairs
 from satsim.workflow.model_job import execution_settings, load_model_job
-from satsim.workflow.provenance import MUST_AGREE, check_agreement, check_weights, make_record
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake, seed_torch=make_deterministic) as log:
     params, inputs = snakemake.params, snakemake.input
     job = load_model_job(snakemake)
-    data, spec, sha = job.data, job.spec, job.weights_sha256
-    clean_record = read_provenance(inputs.clean)
-    check_weights(inputs.clean, clean_record, sha)
-
-    # Refuse to mix runs: one data subset, one attack, the weights each set was made from.
+    data, spec = job.data, job.spec
     adversarial = dict(zip(params.sources, inputs.adversarial, strict=True))
     cards = dict(zip(params.sources, inputs.cards, strict=True))
-    records = {inputs.eval: data.record, inputs.clean: clean_record}
-    records |= {path: read_provenance(path) for path in adversarial.values()}
-    check_agreement(records, MUST_AGREE)
-    for source, path in adversarial.items():
-        check_weights(path, records[path], read_json(cards[source])["weights_sha256"])
+    source_records = check_transfer_inputs(
+        data, inputs.clean, job.weights_sha256, adversarial, cards
+    )
 
     def report(pair):
         fooled = (pair.pred != data.labels[pair.index]).float().mean()
@@ -37,7 +29,7 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
     pairs = transfer_pairs(
         job.model,
         spec.identity(),
-        sha,
+        job.weights_sha256,
         adversarial,
         params.pair_dir,
         job.precision,
@@ -46,22 +38,15 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
         progress=log,
         on_pair=report,
     )
-    counts = {
-        status: sum(p.status == status for p in pairs.values()) for status in ("computed", "reused")
-    }
+    counts = Counter(pair.status for pair in pairs.values())
     print(f"{spec.name}: {counts['computed']} pairs computed, {counts['reused']} reused")
-    tensors = {}
-    for source, pair in pairs.items():
-        tensors[f"pred/{source}"] = pair.pred
-        tensors[f"index/{source}"] = pair.index
-    record = make_record(
-        kind="transfer",
+    save_transfer(
+        snakemake.output[0],
+        pairs,
+        source_records,
         model=spec.name,
-        weights_sha256=sha,
+        weights_sha256=job.weights_sha256,
         data_sha256=data.data_sha256,
-        attack=records[adversarial[params.sources[0]]]["attack"],
         precision=job.precision,
         numerics=job.numerics,
-        sources={source: records[path]["weights_sha256"] for source, path in adversarial.items()},
     )
-    save_tensors(snakemake.output[0], tensors, record)

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from model_helpers import PAPER
 from synthetic_sat import planted_sat, write_release_csv
-from test_registry import PAPER
 
 from satsim.analysis.cluster_profiles import (
     cluster_members,
@@ -59,6 +59,18 @@ def test_importance_finds_the_planted_components(planted):
     assert np.nanmean(result.r2) > 0.8  # the planted model is nearly noise-free
     assert list(result.table["component"][:2]) == ["Base architecture", "Stem layer"]
     assert (result.table["importance"][2:] < 0.05).all()
+    table = result.table_with_r2()
+    assert (table["cv_r2_mean"] == np.nanmean(result.r2)).all()
+    assert result.describe(len(pairs)).startswith(f"random forest on {len(pairs)} pairs: ")
+
+
+def test_too_few_pairs_give_no_importance_and_say_why(planted):
+    three = planted.iloc[:3, :3]  # 3 models, 3 pairs: too few to cross-validate
+    pairs = pair_table(three, COMPONENTS, COMPONENT_COLUMNS)
+    result = component_importance(pairs, COMPONENT_COLUMNS, seed=0)
+    assert not result.cross_validated
+    assert result.table_with_r2()[["cv_r2_mean", "cv_r2_std"]].isna().all().all()
+    assert "too few to cross-validate" in result.describe(len(pairs))
 
 
 def test_shared_component_effect_sizes_follow_the_plant(planted):

@@ -9,16 +9,19 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from scipy.special import softmax
 
-from satsim.analysis.distillation import BASELINE, pick_teachers, summarise
+from satsim.analysis.distillation import BASELINE, distillation_runs, pick_teachers, summarise
 from satsim.analysis.ensembles import (
     ACROSS,
+    GAINS,
     WITHIN,
     cluster_ensembles,
     ensemble_accuracy,
+    gain_correlations,
+    load_probabilities,
     pair_ensembles,
     partner_gains,
-    softmax,
     spearman_with_ci,
 )
 from satsim.models.factory import build_model, canonical_model
@@ -28,12 +31,13 @@ from satsim.models.training import (
     distillation_loss,
     train_classifier,
 )
+from satsim.workflow.artifacts import save_tensors
 
 
 def one_hot(predictions, confidence=5.0):
     logits = np.zeros((len(predictions), 4))
     logits[np.arange(len(predictions)), predictions] = confidence
-    return softmax(logits)
+    return softmax(logits, axis=1)
 
 
 def test_ensembles_of_complementary_models_gain_and_of_clones_do_not():
@@ -43,21 +47,23 @@ def test_ensembles_of_complementary_models_gain_and_of_clones_do_not():
     for i in range(3):
         wrong = np.isin(np.arange(6), [2 * i, 2 * i + 1])
         models.append(one_hot(np.where(wrong, (labels + 1) % 4, labels)))
-    assert ensemble_accuracy([models[0]], labels) == pytest.approx(200 / 3)
-    assert ensemble_accuracy([models[0], models[0]], labels) == pytest.approx(200 / 3)
-    assert ensemble_accuracy(models, labels) == 100.0  # two of three are right on every image
+    assert ensemble_accuracy([models[0]], labels) == pytest.approx(2 / 3)  # a fraction
+    assert ensemble_accuracy([models[0], models[0]], labels) == pytest.approx(2 / 3)
+    assert ensemble_accuracy(models, labels) == 1.0  # two of three are right on every image
 
 
 def test_pair_table_partners_and_the_bootstrap_interval():
     rng = np.random.default_rng(0)
     names = [f"m{i}" for i in range(6)]
-    probabilities = {name: softmax(rng.normal(size=(40, 4))) for name in names}
+    probabilities = {name: softmax(rng.normal(size=(40, 4)), axis=1) for name in names}
     labels = rng.integers(0, 4, 40)
     sat = pd.DataFrame(rng.uniform(1, 4, (6, 6)), index=names, columns=names)
     sat = (sat + sat.T) / 2
     families = {name: "CNN" if i < 3 else "Transformer" for i, name in enumerate(names)}
     pairs = pair_ensembles(probabilities, labels, sat, families)
     assert len(pairs) == 15 and pairs["same_family"].sum() == 6
+    accuracies = pairs[["accuracy_a", "accuracy_b", "ensemble_accuracy"]].to_numpy()
+    assert ((accuracies >= 0) & (accuracies <= 1)).all()  # fractions, not percent
     assert np.allclose(
         pairs["gain_over_mean"] - pairs["gain_over_best"],
         (
@@ -69,6 +75,11 @@ def test_pair_table_partners_and_the_bootstrap_interval():
     assert len(sample) == 5
     stats = spearman_with_ci(pairs, "gain_over_mean", seed=0, n_boot=200)
     assert stats["ci_low"] <= stats["spearman"] <= stats["ci_high"]
+    correlations = gain_correlations(pairs, seed=0, n_boot=200)
+    assert len(correlations) == 3 * len(GAINS)
+    first = correlations.iloc[0]
+    assert (first["pairs"], first["gain"]) == ("all pairs", "gain_over_mean")
+    assert first["spearman"] == stats["spearman"] and first["ci_low"] == stats["ci_low"]
     partners = partner_gains(pairs)
     assert len(partners) == 6
     assert (partners["sat_most_similar"] >= partners["sat_least_similar"]).all()
@@ -111,13 +122,38 @@ def test_summary_compares_each_teacher_with_the_same_seeds_without_one():
             "student": ["s"] * 6,
             "teacher": ["t1", "t1", "t2", "t2", BASELINE, BASELINE],
             "seed": [1, 2, 1, 2, 1, 2],
-            "accuracy": [90.0, 92.0, 85.0, 87.0, 88.0, 88.0],
+            "accuracy": [0.90, 0.92, 0.85, 0.87, 0.88, 0.88],
             "sat": [3.0, 3.0, 1.0, 1.0, np.nan, np.nan],
         }
     )
     table = summarise(runs).set_index("teacher")
-    assert table.loc["t1", "gain_mean"] == 3.0 and table.loc["t2", "gain_mean"] == -2.0
-    assert table.loc["t1", "accuracy_min"] == 90.0 and table.loc["t1", "n_seeds"] == 2
+    assert table.loc["t1", "gain_mean"] == pytest.approx(0.03)  # 3 percentage points
+    assert table.loc["t2", "gain_mean"] == pytest.approx(-0.02)
+    assert table.loc["t1", "accuracy_min"] == 0.90 and table.loc["t1", "n_seeds"] == 2
+
+
+def test_distillation_runs_take_the_plans_sat_and_refuse_percentages():
+    plan = pd.DataFrame({"student": ["s"], "teacher": ["t"], "sat": [2.5]})
+    result = {"student": "s", "seed": 1, "accuracy": 0.9, "n_eval_images": 10, "epoch_losses": []}
+    runs = distillation_runs(plan, [{**result, "teacher": "t"}, {**result, "teacher": BASELINE}])
+    assert list(runs["sat"][:1]) == [2.5] and runs["sat"][1:].isna().all()
+    with pytest.raises(ValueError, match="not a fraction in"):
+        distillation_runs(plan, [{**result, "teacher": "t", "accuracy": 90.0}])
+
+
+def test_probabilities_are_read_without_torch_and_checked_against_the_labels(tmp_path):
+    labels = torch.tensor([0, 1, 2])
+    save_tensors(tmp_path / "eval.safetensors", {"labels": labels}, {"kind": "data"})
+    logits = torch.tensor([[2.0, 0.0, 0.0], [0.0, 1.0, 0.0], [0.0, 0.0, 3.0]])
+    save_tensors(tmp_path / "a.safetensors", {"logits": logits}, {"kind": "clean"})
+    save_tensors(tmp_path / "b.safetensors", {"logits": logits[:2]}, {"kind": "clean"})
+    read, probabilities = load_probabilities(
+        tmp_path / "eval.safetensors", {"a": tmp_path / "a.safetensors"}
+    )
+    assert read.tolist() == [0, 1, 2]
+    assert np.allclose(probabilities["a"], softmax(logits.double().numpy(), axis=1))
+    with pytest.raises(ValueError, match="for 3 eval images"):
+        load_probabilities(tmp_path / "eval.safetensors", {"b": tmp_path / "b.safetensors"})
 
 
 def test_training_resumes_from_its_checkpoint_to_the_same_weights(tmp_path, digits, small_cnn):

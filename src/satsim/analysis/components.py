@@ -61,6 +61,33 @@ class ImportanceResult:
     table: pd.DataFrame
     r2: np.ndarray
 
+    @property
+    def cross_validated(self) -> bool:
+        """False when there were too few pairs to cross-validate (``r2`` all NaN)."""
+        return not np.isnan(self.r2).all()
+
+    def r2_summary(self) -> tuple[float, float]:
+        """Mean and standard deviation of the held-out R² over the folds (NaN, NaN if none)."""
+        if not self.cross_validated:
+            return np.nan, np.nan
+        return np.nanmean(self.r2), np.nanstd(self.r2)
+
+    def table_with_r2(self) -> pd.DataFrame:
+        """``table`` with the cross-validated R² (``cv_r2_mean``, ``cv_r2_std``) on every row."""
+        r2_mean, r2_std = self.r2_summary()
+        return self.table.assign(cv_r2_mean=r2_mean, cv_r2_std=r2_std)
+
+    def describe(self, n_pairs: int) -> str:
+        """One line on the fit: its held-out R² per fold, or why there is none."""
+        if not self.cross_validated:
+            return f"only {n_pairs} model pairs: too few to cross-validate (at least 4 needed)"
+        r2_mean, r2_std = self.r2_summary()
+        folds = ", ".join(f"{r:.3f}" for r in self.r2)
+        return (
+            f"random forest on {n_pairs} pairs: cross-validated R² = {r2_mean:.3f} "
+            f"± {r2_std:.3f} ({len(self.r2)} folds: {folds})"
+        )
+
 
 def component_importance(
     pairs: pd.DataFrame,

@@ -9,7 +9,8 @@ themselves are new networks trained from scratch with other seeds.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -40,13 +41,36 @@ def pick_teachers(
     )
 
 
+RUN_COLUMNS = ["student", "teacher", "seed", "accuracy", "n_eval_images"]
+
+
+def distillation_runs(plan: pd.DataFrame, results: Sequence[Mapping[str, Any]]) -> pd.DataFrame:
+    """One row per trained student (its result record: :data:`RUN_COLUMNS`) with the
+    teacher-student SAT from the ``plan`` (:func:`pick_teachers`; NaN for the baseline)."""
+    sat_of = {(row.student, row.teacher): row.sat for row in plan.itertuples()}
+    runs = pd.DataFrame(list(results))[RUN_COLUMNS]
+    outside = runs[~runs["accuracy"].between(0.0, 1.0)]
+    if len(outside):
+        row = outside.iloc[0]
+        raise ValueError(
+            f"the result of student {row.student!r} taught by {row.teacher!r} (seed {row.seed}) "
+            f"has accuracy {row.accuracy}, not a fraction in [0, 1]: it was written before "
+            "satsim stored accuracies as fractions; delete it and rerun its distill job"
+        )
+    runs["sat"] = [
+        sat_of.get((s, t)) for s, t in zip(runs["student"], runs["teacher"], strict=True)
+    ]
+    return runs
+
+
 def summarise(results: pd.DataFrame) -> pd.DataFrame:
     """Per (student, teacher): mean and spread over seeds of the distilled student's accuracy,
     and its gain over the same student architecture trained without a teacher (same seeds,
     data order and budget).
 
-    ``results``: one row per (student, teacher, seed) with ``accuracy`` (%) and ``sat`` (NaN for
-    the baseline, whose teacher is :data:`BASELINE`).
+    ``results``: one row per (student, teacher, seed) with ``accuracy`` (a fraction in [0, 1],
+    so the gains are fractions too: 0.01 is one percentage point) and ``sat`` (NaN for the
+    baseline, whose teacher is :data:`BASELINE`).
     """
     baseline = results[results["teacher"] == BASELINE].groupby("student")["accuracy"].mean()
     distilled = results[results["teacher"] != BASELINE]

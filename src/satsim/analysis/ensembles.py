@@ -2,30 +2,58 @@
 made (no new forward passes), set against SAT.
 
 An ensemble averages its members' softmax outputs and predicts the arg-max. Its gain is its
-accuracy minus the mean (or the best) of its members' accuracies, in percentage points.
+accuracy minus the mean (or the best) of its members' accuracies. Accuracies are fractions in
+[0, 1], as everywhere in satsim, so a gain of 0.01 is one percentage point.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
 from itertools import combinations
 
 import numpy as np
 import pandas as pd
+from safetensors import safe_open
+from scipy.special import softmax
 from scipy.stats import spearmanr
 
 
-def softmax(logits: np.ndarray) -> np.ndarray:
-    """Row-wise softmax of (N, C) logits, float64."""
-    shifted = logits - logits.max(axis=1, keepdims=True)
-    exp = np.exp(shifted)
-    return exp / exp.sum(axis=1, keepdims=True)
+def load_probabilities(
+    eval_path: str | os.PathLike, clean: Mapping[str, str | os.PathLike]
+) -> tuple[np.ndarray, dict[str, np.ndarray]]:
+    """The eval ``labels`` (N,) and, per model, the softmax (N, C) float64 of its clean logits
+    (``clean``: model -> its clean-predictions file). Read with numpy only: no torch needed.
+
+    Raises:
+        ValueError: a model's logits are not one row per eval image.
+    """
+    labels = _read_array(eval_path, "labels")
+    probabilities = {}
+    for model, path in clean.items():
+        logits = _read_array(path, "logits")
+        if logits.ndim != 2 or len(logits) != len(labels):
+            raise ValueError(
+                f"{path}: logits of shape {logits.shape} for {len(labels)} eval images in "
+                f"{eval_path}; rerun the clean predictions of {model!r}"
+            )
+        probabilities[model] = softmax(logits.astype("float64"), axis=1)
+    return labels, probabilities
+
+
+def _read_array(path: str | os.PathLike, name: str) -> np.ndarray:
+    with safe_open(str(path), framework="numpy") as handle:
+        return handle.get_tensor(name)
+
+
+def accuracy(probabilities: np.ndarray, labels: np.ndarray) -> float:
+    """Top-1 accuracy in [0, 1] of (N, C) class scores."""
+    return float((probabilities.argmax(axis=1) == labels).mean())
 
 
 def ensemble_accuracy(probabilities: Sequence[np.ndarray], labels: np.ndarray) -> float:
-    """Accuracy (%) of the arg-max of the mean of the members' (N, C) probabilities."""
-    mean = np.mean(probabilities, axis=0)
-    return 100.0 * float((mean.argmax(axis=1) == labels).mean())
+    """Accuracy in [0, 1] of the arg-max of the mean of the members' (N, C) probabilities."""
+    return accuracy(np.mean(probabilities, axis=0), labels)
 
 
 def pair_ensembles(
@@ -38,9 +66,9 @@ def pair_ensembles(
 ) -> pd.DataFrame:
     """One row per model pair (all, or a seeded sample of ``max_pairs``): both accuracies, the
     ensemble's, its gain over the members' mean and over the better member, SAT, and whether the
-    two share a base-architecture family."""
+    two share a base-architecture family. Accuracies and gains are fractions."""
     models = list(sat.index)
-    accuracy = {m: 100.0 * float((probabilities[m].argmax(1) == labels).mean()) for m in models}
+    accuracies = {m: accuracy(probabilities[m], labels) for m in models}
     pairs = list(combinations(models, 2))
     if 0 < max_pairs < len(pairs):
         chosen = np.random.default_rng(seed).choice(len(pairs), size=max_pairs, replace=False)
@@ -53,11 +81,11 @@ def pair_ensembles(
                 "model_a": a,
                 "model_b": b,
                 "sat": (sat.loc[a, b] + sat.loc[b, a]) / 2,
-                "accuracy_a": accuracy[a],
-                "accuracy_b": accuracy[b],
+                "accuracy_a": accuracies[a],
+                "accuracy_b": accuracies[b],
                 "ensemble_accuracy": both,
-                "gain_over_mean": both - (accuracy[a] + accuracy[b]) / 2,
-                "gain_over_best": both - max(accuracy[a], accuracy[b]),
+                "gain_over_mean": both - (accuracies[a] + accuracies[b]) / 2,
+                "gain_over_best": both - max(accuracies[a], accuracies[b]),
                 "same_family": families[a] == families[b],
             }
         )
@@ -85,6 +113,25 @@ def spearman_with_ci(
     tail = (1 - level) / 2
     low, high = np.quantile(draws, [tail, 1 - tail]) if draws else (np.nan, np.nan)
     return {"spearman": rho, "ci_low": float(low), "ci_high": float(high), "n_pairs": n_pairs}
+
+
+GAINS = ("gain_over_mean", "gain_over_best")
+
+
+def gain_correlations(pairs: pd.DataFrame, seed: int, n_boot: int = 1000) -> pd.DataFrame:
+    """:func:`spearman_with_ci` of SAT with each gain (:data:`GAINS`), over all pairs and over
+    the pairs of the same and of different base architecture: one row per (pairs, gain)."""
+    same = pairs["same_family"]
+    rows = []
+    for subset, mask in (
+        ("all pairs", same | ~same),
+        ("same base architecture", same),
+        ("different base architecture", ~same),
+    ):
+        for column in GAINS:
+            stats = spearman_with_ci(pairs[mask], column, seed, n_boot)
+            rows.append({"pairs": subset, "gain": column, **stats})
+    return pd.DataFrame(rows)
 
 
 def partner_gains(pairs: pd.DataFrame) -> pd.DataFrame:
@@ -144,10 +191,10 @@ def cluster_ensembles(
 ) -> pd.DataFrame:
     """k-model ensembles drawn (seeded) from one cluster or with every member from a different
     cluster; one row per drawn ensemble: k, how it was drawn, members, accuracy, gain over the
-    members' mean accuracy."""
+    members' mean accuracy (fractions)."""
     rng = np.random.default_rng(seed)
     by_cluster = {c: list(members) for c, members in clusters.groupby(clusters).groups.items()}
-    accuracy = {m: 100.0 * float((p.argmax(1) == labels).mean()) for m, p in probabilities.items()}
+    accuracies = {m: accuracy(p, labels) for m, p in probabilities.items()}
     rows = []
     for k in sizes:
         for how in (WITHIN, ACROSS):
@@ -162,7 +209,7 @@ def cluster_ensembles(
                         "drawn": how,
                         "members": ", ".join(sorted(members)),
                         "ensemble_accuracy": both,
-                        "gain_over_mean": both - float(np.mean([accuracy[m] for m in members])),
+                        "gain_over_mean": both - float(np.mean([accuracies[m] for m in members])),
                     }
                 )
     columns = ["k", "drawn", "members", "ensemble_accuracy", "gain_over_mean"]

@@ -7,6 +7,8 @@ import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
 
+from satsim.figures.style import percentage_point_axis
+
 
 def fig5_ensembles(
     pairs: pd.DataFrame,
@@ -17,7 +19,8 @@ def fig5_ensembles(
 ) -> Figure:
     """(a) pair ensemble gain over the members' mean against SAT, same vs different base
     architecture, with a least-squares line and Spearman ρ [95 % CI]; (b) each model's gain with
-    its most vs least similar partner; (c) k-model ensembles within one cluster vs across."""
+    its most vs least similar partner; (c) k-model ensembles within one cluster vs across.
+    Gains are accuracy differences as fractions, shown in percentage points."""
     figure, axes = plt.subplots(1, 3, figsize=(15, 4.6), gridspec_kw={"width_ratios": [1.4, 1, 1]})
     axis = axes[0]
     for same, color, label in (
@@ -40,7 +43,8 @@ def fig5_ensembles(
     interval = f"[{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
     axis.set_title(f"(a) pairs: Spearman ρ = {row['spearman']:.2f} {interval}", fontsize=10)
     axis.set_xlabel("SAT of the pair (natural log)")
-    axis.set_ylabel("ensemble accuracy − mean of the two (points)")
+    axis.set_ylabel("ensemble accuracy − mean of the two (percentage points)")
+    percentage_point_axis(axis, "y")
     axis.legend(frameon=False, fontsize=8)
     axis.grid(alpha=0.3)
 
@@ -60,7 +64,8 @@ def fig5_ensembles(
     axis.set_yticks(
         positions, order["model"], fontsize=max(4, min(8, int(300 / max(len(order), 1))))
     )
-    axis.set_xlabel("ensemble accuracy − mean of the two (points)")
+    axis.set_xlabel("ensemble accuracy − mean of the two (percentage points)")
+    percentage_point_axis(axis, "x")
     axis.set_title("(b) each model with its most / least similar partner", fontsize=10)
     axis.legend(frameon=False, fontsize=8)
     axis.grid(axis="x", alpha=0.3)
@@ -73,7 +78,8 @@ def fig5_ensembles(
     if groups:
         axis.boxplot(groups, showfliers=False, medianprops={"color": "black"})
         axis.set_xticks(range(1, len(labels) + 1), labels, fontsize=8)
-    axis.set_ylabel("ensemble accuracy − mean of members (points)")
+    axis.set_ylabel("ensemble accuracy − mean of members (percentage points)")
+    percentage_point_axis(axis, "y")
     axis.set_title("(c) k-model ensembles by spectral cluster", fontsize=10)
     axis.grid(axis="y", alpha=0.3)
     figure.suptitle(title)

@@ -6,10 +6,13 @@ import matplotlib.pyplot as plt
 import pandas as pd
 from matplotlib.figure import Figure
 
+from satsim.figures.style import percentage_point_axis
+
 
 def fig6_distillation(table: pd.DataFrame, runs: pd.DataFrame, title: str) -> Figure:
     """Per student: distilled accuracy minus the no-teacher baseline against teacher-student SAT;
-    each seed a dot, the mean with its min-max range as error bar."""
+    each seed a dot, the mean with its min-max range as error bar. Accuracies are fractions,
+    shown in percent (differences in percentage points)."""
     students = list(dict.fromkeys(table["student"]))
     figure, axes = plt.subplots(
         1, len(students), figsize=(5.2 * len(students), 4.4), squeeze=False, sharey=True
@@ -48,9 +51,10 @@ def fig6_distillation(table: pd.DataFrame, runs: pd.DataFrame, title: str) -> Fi
             )
         axis.axhline(0, color="black", linewidth=0.8)
         axis.set_xlabel("teacher–student SAT (natural log)")
-        axis.set_title(f"student: {student} (no teacher: {baseline:.1f} %)", fontsize=10)
+        axis.set_title(f"student: {student} (no teacher: {100 * baseline:.1f} %)", fontsize=10)
         axis.grid(alpha=0.3)
-    axes[0][0].set_ylabel("distilled − no-teacher accuracy (points)")
+    axes[0][0].set_ylabel("distilled − no-teacher accuracy (percentage points)")
+    percentage_point_axis(axes[0][0], "y")  # the axes share y: one formatter serves them all
     axes[0][0].legend(frameon=False, fontsize=8)
     figure.suptitle(title)
     figure.tight_layout()

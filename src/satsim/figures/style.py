@@ -6,7 +6,9 @@ from pathlib import Path
 
 import matplotlib.pyplot as plt
 import pandas as pd
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
+from matplotlib.ticker import PercentFormatter
 
 from satsim.workflow.atomic import atomic_path
 
@@ -33,3 +35,10 @@ def cluster_colors(clusters: pd.Series) -> dict:
     numbers = sorted(int(c) for c in pd.unique(clusters))
     cmap = plt.get_cmap("tab10" if len(numbers) <= 10 else "tab20")
     return {number: cmap(i % cmap.N) for i, number in enumerate(numbers)}
+
+
+def percentage_point_axis(axis: Axes, which: str = "y") -> None:
+    """Tick labels of one axis holding accuracy differences (fractions, as satsim stores every
+    accuracy) in percentage points: 0.012 shows as 1.2. Say "(percentage points)" in its label."""
+    points = PercentFormatter(xmax=1.0, symbol="")  # x 100, decimals from the axis range
+    (axis.yaxis if which == "y" else axis.xaxis).set_major_formatter(points)

@@ -15,7 +15,8 @@ Format (``configs/models/*.yaml``)::
         std: [0.5, 0.5, 0.5]
         components: {Base architecture: CNN, ...}   # satsim.models.component_labels' 13 columns
         # pretrained models also: crop_pct, interpolation (timm's eval transform of the tag),
-        # top1 (timm's published ImageNet top-1, %), tag_reason (why this tag; documentation)
+        # top1 (timm's published ImageNet top-1 in percent, as timm's results table gives it;
+        # every accuracy satsim measures is a fraction), tag_reason (why this tag; documentation)
 """
 
 from __future__ import annotations
@@ -56,7 +57,8 @@ class ModelSpec:
     std: tuple[float, ...] = IMAGENET_STD
     kwargs: dict[str, Any] = field(default_factory=dict)
     components: dict[str, str] = field(default_factory=dict)
-    # Pretrained models only: timm's eval transform of the pinned tag, and its published top-1 (%).
+    # Pretrained models only: timm's eval transform of the pinned tag, and its published top-1 in
+    # percent (satsim's own accuracies are fractions: analysis.accuracy_report.top1_fraction).
     crop_pct: float | None = None
     interpolation: str | None = None
     top1: float | None = None

@@ -17,7 +17,9 @@ from torch import nn
 from tqdm import tqdm
 
 from satsim.compute.feeding import unit_float
+from satsim.models.predict import accuracy, predict_logits
 from satsim.models.wrapper import freeze
+from satsim.workflow.artifacts import ImageSet
 from satsim.workflow.atomic import atomic_path
 
 
@@ -198,6 +200,31 @@ def train_classifier(
             save_training_state(checkpoint, model, optimizer, schedule, generator, losses, key)
     model.eval()
     return losses
+
+
+def evaluate_on_trained_classes(
+    model: nn.Module,
+    train_labels: torch.Tensor,
+    evaluation: ImageSet,
+    device: torch.device | str = "cpu",
+) -> tuple[float, int]:
+    """Top-1 accuracy in [0, 1] of ``model`` on the ``evaluation`` images of the classes in
+    ``train_labels`` (a student trained on a class subset is scored on that subset), and how
+    many images that is.
+
+    Raises:
+        ValueError: ``evaluation`` holds no image of those classes.
+    """
+    classes = torch.unique(train_labels)
+    keep = torch.isin(evaluation.labels, classes)
+    if not keep.any():
+        raise ValueError(
+            f"{evaluation.path} has no image of the {len(classes)} classes the student was "
+            "trained on; raise data.eval_size (the committed list holds every class from 1,000 "
+            "images on)"
+        )
+    logits = predict_logits(model, evaluation.images[keep], device=device)
+    return accuracy(logits, evaluation.labels[keep]), int(keep.sum())
 
 
 class StaleCheckpoint(ValueError):

@@ -103,6 +103,9 @@ def sat_matrix(
 ) -> SatResult:
     """The SAT matrix of ``models`` (default: all keys of ``clean_pred``).
 
+    Every array may also be a CPU torch tensor: ``predict_classes``, the positions the attack
+    was run on and ``transfer_predictions`` go in as they come.
+
     Args:
         labels: (N,) true classes of the eval images.
         clean_pred: model -> (N,) predicted classes on the clean images.
