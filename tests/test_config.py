@@ -113,15 +113,18 @@ def fake_imagenet(tmp_path_factory):
 
 
 def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fake_imagenet):
+    """The README's paper run command, `snakemake --cores all --config data=...`, as a dry run
+    on a fake ImageNet folder (tests/test_docs.py lists it as the test of that command)."""
     counts = job_counts(
         paper_dry_run(tmp_path, "--config", f"data={{imagenet_val: {fake_imagenet}}}")
     )
-    per_model = {"fetch_weights", "clean_predictions", "attack", "transfer"}
+    per_model = {"fetch_weights", "clean_predictions", "input_gradients", "attack", "transfer"}
     assert {rule: counts[rule] for rule in per_model} == dict.fromkeys(per_model, 69)
     once = {
         *("prepare_imagenet", "accuracy_report", "sat_matrix", "clusters", "sat_figures", "all"),
         *("component_importance", "shared_components", "cluster_profiles", "notebooks"),
-        *("fetch_released_matrix", "compare_released", "ensembles"),
+        *("fetch_released_matrix", "compare_released", "ensembles", "summary"),
+        *("sat_uncertainty", "similarity_measures", "compare_measures"),
     }
     assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)
     assert set(counts) == per_model | once
@@ -179,7 +182,8 @@ def test_first_user_mistakes_get_one_line_cause_and_fix(tmp_path, fake_imagenet,
 
 
 def test_readme_yaml_check_names_the_line_of_a_broken_config(tmp_path):
-    """The README's one-liner for a --configfile that Snakemake calls "not valid JSON or YAML"."""
+    """docs/configuration.md's one-liner for a --configfile that Snakemake calls "not valid JSON
+    or YAML" (written by tools/config_docs.py)."""
     broken = tmp_path / "my.yaml"
     broken.write_text("run_name: demo\nattack: {epsilon_255ths: 8\nseed: 0\n")
     check = "import yaml, sys; yaml.safe_load(open(sys.argv[1]))"
