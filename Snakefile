@@ -29,6 +29,8 @@ include: "rules/released.smk"
 include: "rules/notebooks.smk"
 include: "rules/ensembles.smk"
 include: "rules/distillation.smk"
+include: "rules/similarity.smk"
+include: "rules/summary.smk"
 
 
 rule all:

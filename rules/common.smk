@@ -145,20 +145,51 @@ def all_targets():
         f"{RUN}/analysis/cluster_members.csv",
         *expand(f"{FIGURES}/fig{{n}}.{{ext}}", n=[1, 2, 3, 4], ext=["pdf", "png"]),
         f"{RUN}/notebooks/explore_run.ipynb",
+        f"{RUN}/reports/summary.md",
     ]
     if COMPUTED:
         # Every model's artefacts are targets too: one deleted or lost (a forced rerun killed
         # after Snakemake removed the old file) is made again, not ignored because the files
         # made from it are still there.
-        for stage in ("models", "clean", "adversarial", "transfer"):
+        for stage in (
+            "models",
+            "clean",
+            "features",
+            "gradients",
+            "adversarial",
+            "transfer",
+        ):
             targets += per_model(f"{RUN}/{stage}/{{model}}.safetensors")
         targets.append(f"{RUN}/reports/clean_accuracy.csv")
-        targets += expand(f"{FIGURES}/fig5.{{ext}}", ext=["pdf", "png"])
+        targets += expand(
+            f"{FIGURES}/fig{{n}}.{{ext}}", n=[5, 7, 8, 9], ext=["pdf", "png"]
+        )
+        targets += [f"{RUN}/sat/intervals.csv", f"{RUN}/similarity/summary.csv"]
         if config["analysis"]["compare_released"]:
             targets.append(f"{RUN}/analysis/released_comparison.csv")
     if DISTILL:
         targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
     return targets
+
+
+def summary_inputs(wildcards):
+    """The tables the run summary reads: those of the stages this run has."""
+    inputs = {
+        "sat": f"{RUN}/sat/sat.csv",
+        "clusters": f"{RUN}/analysis/clusters.csv",
+        "importance": f"{RUN}/analysis/component_importance.csv",
+    }
+    if COMPUTED:
+        inputs["transfer_rate"] = f"{RUN}/sat/transfer_rate.csv"
+        inputs["intervals"] = f"{RUN}/sat/intervals.csv"
+        inputs["cluster_ari"] = f"{RUN}/analysis/cluster_bootstrap.csv"
+        inputs["images_needed"] = f"{RUN}/analysis/images_needed.csv"
+        inputs["measures"] = f"{RUN}/similarity/summary.csv"
+        inputs["clean_accuracy"] = f"{RUN}/reports/clean_accuracy.csv"
+        inputs["ensembles"] = f"{RUN}/analysis/ensemble_correlations.csv"
+    if DISTILL:
+        inputs["distillation"] = f"{RUN}/analysis/distillation.csv"
+    return inputs
 
 
 def teacher_file(suffix):

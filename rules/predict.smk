@@ -1,4 +1,5 @@
-# Clean predictions per model: which eval images each model gets right (X_AB comes from these).
+# Clean predictions per model: which eval images each model gets right (X_AB comes from these),
+# and the penultimate features of the same forward pass (for CKA, satsim.similarity.measures).
 
 
 rule clean_predictions:
@@ -7,7 +8,8 @@ rule clean_predictions:
         weights=f"{RUN}/models/{{model}}.safetensors",
         card=f"{RUN}/models/{{model}}.json",
     output:
-        f"{RUN}/clean/{{model}}.safetensors",
+        clean=f"{RUN}/clean/{{model}}.safetensors",
+        features=f"{RUN}/features/{{model}}.safetensors",
     log:
         f"{RUN}/logs/clean_predictions/{{model}}.log",
     benchmark:

@@ -1,4 +1,5 @@
-"""Snakemake adapter: one model's logits on the clean eval images."""
+"""Snakemake adapter: one model's logits on the clean eval images, and its penultimate
+features (float16, for CKA) from the same forward pass."""
 
 import sys
 from pathlib import Path
@@ -6,7 +7,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
 from satsim.compute.runtime import make_deterministic
-from satsim.models.predict import accuracy, predict_logits
+from satsim.models.predict import accuracy
+from satsim.similarity.representations import logits_and_features
 from satsim.workflow.artifacts import save_tensors
 from satsim.workflow.model_job import execution_settings, load_model_job
 from satsim.workflow.provenance import make_record
@@ -16,7 +18,7 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
     params = snakemake.params
     job = load_model_job(snakemake)
     device, data, spec, model, sha = (job.device, job.data, job.spec, job.model, job.weights_sha256)
-    logits = predict_logits(
+    logits, features = logits_and_features(
         model, data.images, execution_settings(snakemake).batch_size, device, progress=log
     )
     clean_accuracy = accuracy(logits, data.labels)
@@ -30,4 +32,13 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
         numerics=job.numerics,
         accuracy=clean_accuracy,
     )
-    save_tensors(snakemake.output[0], {"logits": logits, "pred": logits.argmax(dim=1)}, record)
+    save_tensors(snakemake.output.clean, {"logits": logits, "pred": logits.argmax(dim=1)}, record)
+    record = make_record(
+        kind="features",
+        model=spec.name,
+        weights_sha256=sha,
+        data_sha256=data.data_sha256,
+        precision=job.precision,
+        numerics=job.numerics,
+    )
+    save_tensors(snakemake.output.features, {"features": features}, record)

@@ -8,6 +8,7 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from satsim.models.predict import predict_logits
 from satsim.models.wrapper import CanonicalModel
 from satsim.similarity.measures import (
     agreement_matrix,
@@ -166,7 +167,9 @@ def test_logits_and_features_on_a_timm_model():
     torch.testing.assert_close(logits, expected, rtol=1e-5, atol=1e-6)
     # The features are what the classifier reads: applying it gives the logits back.
     torch.testing.assert_close(head(features.float()), expected, rtol=1e-2, atol=1e-2)
-    assert all(not p.requires_grad for p in model.parameters())
+    # Bit for bit what the clean-prediction job's predict_logits gives, with no weight grads.
+    assert torch.equal(logits, predict_logits(model, images, batch_size=4))
+    assert all(p.grad is None for p in model.parameters())
 
 
 def test_logits_and_features_fall_back_to_the_last_linear():

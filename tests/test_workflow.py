@@ -1,6 +1,7 @@
 """The whole DAG, through the real ``snakemake`` command, on the committed tiny config
 (tests/configs/tiny.yaml: 3 demo models, 96 eval images, 2 training epochs, 2 PGD steps), run once
-per session (``tiny_run``); tests that change a run work on a copy."""
+per session (``tiny_run``, read-only); each test that reruns or changes a run works on its own
+copy. The distillation experiment on top of it trains students: the long tier (``slow``)."""
 
 from __future__ import annotations
 
@@ -36,7 +37,6 @@ def distilled_run(tiny_run, tmp_path_factory):
     return workdir
 
 
-@pytest.mark.slow
 def test_tiny_run_produces_every_output(tiny_run):
     workdir = tiny_run
     out = workdir / "results" / "tiny"
@@ -62,7 +62,38 @@ def test_tiny_run_produces_every_output(tiny_run):
     assert not list(out.rglob("*.partial")) and not list(out.rglob("*.tmp*"))
 
 
-@pytest.mark.slow
+def test_tiny_run_has_sat_intervals_and_the_other_measures(tiny_run):
+    """Issue 13's stages on the tiny run: the intervals' point SAT is sat.csv's, the measures
+    are similarity matrices of the same models, and fig7-fig9 and the summary rows exist."""
+    out = tiny_run / "results" / "tiny"
+    sat = pd.read_csv(out / "sat" / "sat.csv", index_col=0)
+    intervals = pd.read_csv(out / "sat" / "intervals.csv")
+    for row in intervals.itertuples():
+        assert row.sat == sat.loc[row.model_a, row.model_b]
+        assert row.sat_ci_low <= row.sat <= row.sat_ci_high
+    curve = pd.read_csv(out / "analysis" / "images_needed.csv")
+    assert curve["n_images"].iloc[-1] == 96 and curve["spearman"].iloc[-1] == 1.0
+    for name in ("cka", "agreement", "error_consistency", "gradient_sign"):
+        matrix = pd.read_csv(out / "similarity" / f"{name}.csv", index_col=0)
+        assert list(matrix.index) == TINY_MODELS and list(matrix.columns) == TINY_MODELS
+        assert np.allclose(matrix.to_numpy(), matrix.to_numpy().T, equal_nan=True)
+        if name != "error_consistency":  # kappa is NaN on the diagonal of a perfect model only
+            assert np.allclose(np.diag(matrix.to_numpy()), 1.0)
+    features, record = load_tensors(out / "features" / "gmlp.safetensors")
+    assert features["features"].dtype == torch.float16 and len(features["features"]) == 96
+    assert (
+        record["weights_sha256"]
+        == read_provenance(out / "clean" / "gmlp.safetensors")["weights_sha256"]
+    )
+    summary = pd.read_csv(out / "similarity" / "summary.csv", index_col=0)
+    assert list(summary.index) == ["sat", "cka", "agreement", "error_consistency", "gradient_sign"]
+    assert summary.loc["sat", "spearman_with_sat"] == 1.0
+    for n in (7, 8, 9):
+        assert (out / "figures" / f"fig{n}.pdf").stat().st_size > 1000
+    text = (out / "reports" / "summary.md").read_text()
+    assert "eval images for Spearman" in text and "cka: Spearman ρ with SAT" in text
+
+
 def test_rerun_resumes_from_what_is_done(tiny_run, tmp_path):
     workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     again = snakemake(workdir, "--configfile", str(config), "-n")
@@ -78,7 +109,6 @@ def test_rerun_resumes_from_what_is_done(tiny_run, tmp_path):
     assert not {"train_model", "clean_predictions", "attack"} & set(plan), plan
 
 
-@pytest.mark.slow
 def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run, tmp_path):
     workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     out = workdir / "results" / "tiny"
@@ -98,7 +128,6 @@ def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run,
     assert "fig3.png" in html and "component_importance.csv" in html
 
 
-@pytest.mark.slow
 def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run, tmp_path):
     workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     ours = pd.read_csv(workdir / "results" / "tiny" / "sat" / "sat.csv", index_col=0)
@@ -175,14 +204,15 @@ def test_a_killed_distillation_job_resumes_from_its_last_epoch(distilled_run, tm
     assert not checkpoint.exists()
 
 
-@pytest.mark.slow
 def test_transfer_refuses_an_adversarial_set_from_another_attack(tiny_run, tmp_path):
     workdir, config = copy_run(tiny_run, tmp_path), CONFIG
     path = workdir / "results" / "tiny" / "adversarial" / "pit.safetensors"
     tensors, record = load_tensors(path)
     record["attack"]["steps"] = 7  # as if pit had been attacked by another config
     save_tensors(path, tensors, record)
-    run = snakemake(workdir, "--configfile", str(config))
+    # One target's transfer job is enough (every target's reads every adversarial set).
+    target = "results/tiny/transfer/gmlp.safetensors"
+    run = snakemake(workdir, "--configfile", str(config), "--", target)
     assert run.returncode != 0
     text = run.stdout + run.stderr
     assert "disagree on 'attack'" in text and "pit.safetensors" in text, text[-3000:]

@@ -241,7 +241,33 @@ def gradient_agreement_matrix(
     return _frame(values, models)
 
 
+MEASURES = ("cka", "agreement", "error_consistency", "gradient_sign")
+
+
+def similarity_matrices(
+    labels: np.ndarray,
+    clean_pred: Mapping[str, np.ndarray],
+    features: Mapping[str, np.ndarray],
+    gradient_signs: Mapping[str, np.ndarray],
+    n_positions: int,
+) -> dict[str, pd.DataFrame]:
+    """Every measure of :data:`MEASURES` over the same models (N x N each, higher = more
+    similar): linear CKA of the penultimate features, prediction agreement and error
+    consistency of the clean predictions (against ``labels``), and input-gradient sign
+    agreement (``n_positions`` = 3 H W real bits per image)."""
+    labels = np.asarray(labels)
+    return {
+        "cka": cka_matrix(features),
+        "agreement": agreement_matrix(clean_pred),
+        "error_consistency": error_consistency_matrix(
+            {model: np.asarray(pred) == labels for model, pred in clean_pred.items()}
+        ),
+        "gradient_sign": gradient_agreement_matrix(gradient_signs, n_positions),
+    }
+
+
 __all__ = [
+    "MEASURES",
     "agreement_matrix",
     "cka_matrix",
     "error_consistency",
@@ -250,4 +276,5 @@ __all__ = [
     "gradient_sign_agreement",
     "linear_cka",
     "prediction_agreement",
+    "similarity_matrices",
 ]

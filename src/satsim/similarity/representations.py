@@ -4,12 +4,15 @@ logits with penultimate features (one forward pass), and packed input-gradient s
 Both read canonical uint8 images (N, 3, H, W) through a model that takes [0, 1] images (a
 :class:`satsim.models.wrapper.CanonicalModel`), in batches that halve on a GPU out-of-memory error
 (:func:`satsim.compute.batching.map_batches`), like :func:`satsim.models.predict.predict_logits`.
-The model is frozen (:func:`satsim.models.wrapper.freeze`: eval mode, no weight gradients).
+The model is in eval mode; gradients are taken with respect to the input only.
 """
 
 from __future__ import annotations
 
-from typing import TextIO
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any, TextIO
 
 import numpy as np
 import torch
@@ -19,6 +22,8 @@ from torch import nn
 from satsim.compute.batching import BatchSize, map_batches
 from satsim.compute.feeding import DeviceBatches, RowSource, evaluation_memory_format, unit_float
 from satsim.models.wrapper import freeze
+from satsim.workflow.artifacts import ImageSet, load_tensors
+from satsim.workflow.provenance import check_agreement, check_weights
 
 _FLOAT16_MAX = float(torch.finfo(torch.float16).max)
 
@@ -56,6 +61,7 @@ def _prepare(model: nn.Module, device: torch.device) -> torch.memory_format:
     return memory_format
 
 
+@torch.no_grad()
 def logits_and_features(
     model: nn.Module,
     images_u8: RowSource,
@@ -70,12 +76,18 @@ def logits_and_features(
     (flattened to (B, D) when it is not 2-D, e.g. a 1 x 1 conv classifier's (B, D, 1, 1)).
 
     Returns:
-        ``(logits, features)`` on the CPU: logits (N, C) float32, the model's output as
-        :func:`~satsim.models.predict.predict_logits` gives it; features (N, D) float16 (half the
+        ``(logits, features)`` on the CPU: logits (N, C) float32, bit for bit what
+        :func:`~satsim.models.predict.predict_logits` gives; features (N, D) float16 (half the
         bytes; ValueError if a value overflows float16's range, |x| > 65504).
     """
     device = torch.device(device)
-    memory_format = _prepare(model, device)
+    # Exactly predict_logits' set-up (eval mode, weights untouched, no_grad): freezing the
+    # weights makes some models (LeViT) take other kernels, and the logits must equal
+    # predict_logits' bit for bit, as the clean-prediction job writes these.
+    memory_format = evaluation_memory_format(model, device)
+    model.eval().to(device)
+    if memory_format != torch.contiguous_format:
+        model.to(memory_format=memory_format)
     head = classifier_layer(model)
     captured: list[torch.Tensor] = []
 
@@ -104,8 +116,7 @@ def logits_and_features(
 
     handle = head.register_forward_pre_hook(capture)
     try:
-        with torch.inference_mode():
-            outputs = map_batches(run, len(images_u8), batch_size, progress, "features")
+        outputs = map_batches(run, len(images_u8), batch_size, progress, "features")
     finally:
         handle.remove()
     if not outputs:
@@ -175,4 +186,58 @@ def input_gradient_signs(
     return torch.cat(outputs).cpu()
 
 
-__all__ = ["classifier_layer", "input_gradient_signs", "logits_and_features"]
+@dataclass
+class Representations:
+    """What the similarity measures read, per model, from a run's files: clean predictions
+    (N,), penultimate features (N, D) float16, packed gradient signs (n, bytes) at the first n
+    eval images, and ``n_positions`` = 3 H W real bits per image."""
+
+    labels: np.ndarray
+    clean_pred: dict[str, np.ndarray]
+    features: dict[str, np.ndarray]
+    signs: dict[str, np.ndarray]
+    n_positions: int
+
+
+def load_representations(
+    eval_path: str | os.PathLike,
+    clean: Mapping[str, str | os.PathLike],
+    features: Mapping[str, str | os.PathLike],
+    gradients: Mapping[str, str | os.PathLike],
+) -> Representations:
+    """Read every model's clean predictions, features and gradient signs (model -> path, in the
+    run's order), refusing files made from other weights than the model's clean predictions or
+    from another eval set, and gradient files taken at different images."""
+    data = ImageSet(eval_path)
+    records: dict[str, dict[str, Any]] = {str(eval_path): data.record}
+    clean_pred, feature_arrays, signs, index, n_positions = {}, {}, {}, None, None
+    for model in clean:
+        tensors, record = load_tensors(clean[model])
+        records[str(clean[model])] = record
+        clean_pred[model] = tensors["pred"].numpy()
+        for kind, path in (("features", features[model]), ("gradients", gradients[model])):
+            loaded, records[str(path)] = load_tensors(path)
+            check_weights(str(path), records[str(path)], record["weights_sha256"])
+            if kind == "features":
+                feature_arrays[model] = loaded["features"].numpy()
+                continue
+            signs[model] = loaded["signs"].numpy()
+            if index is None:
+                index, n_positions = loaded["index"], int(records[str(path)]["n_positions"])
+            elif not torch.equal(index, loaded["index"]):
+                first = gradients[next(iter(clean))]
+                raise ValueError(
+                    f"{path} holds gradient signs of other images than {first}; rerun the "
+                    "input_gradients jobs with one similarity.gradient_images"
+                )
+    check_agreement(records, ["data_sha256"])
+    return Representations(data.labels.numpy(), clean_pred, feature_arrays, signs, n_positions or 0)
+
+
+__all__ = [
+    "Representations",
+    "classifier_layer",
+    "input_gradient_signs",
+    "load_representations",
+    "logits_and_features",
+]
