@@ -11,7 +11,6 @@ from satsim.models.predict import accuracy
 from satsim.similarity.representations import logits_and_features
 from satsim.workflow.artifacts import save_tensors
 from satsim.workflow.model_job import execution_settings, load_model_job
-from satsim.workflow.provenance import make_record
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake, seed_torch=make_deterministic) as log:
@@ -23,22 +22,6 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
     )
     clean_accuracy = accuracy(logits, data.labels)
     print(f"{spec.name}: clean accuracy {clean_accuracy:.4f}")
-    record = make_record(
-        kind="clean_predictions",
-        model=spec.name,
-        weights_sha256=sha,
-        data_sha256=data.data_sha256,
-        precision=job.precision,
-        numerics=job.numerics,
-        accuracy=clean_accuracy,
-    )
+    record = job.record("clean_predictions", accuracy=clean_accuracy)
     save_tensors(snakemake.output.clean, {"logits": logits, "pred": logits.argmax(dim=1)}, record)
-    record = make_record(
-        kind="features",
-        model=spec.name,
-        weights_sha256=sha,
-        data_sha256=data.data_sha256,
-        precision=job.precision,
-        numerics=job.numerics,
-    )
-    save_tensors(snakemake.output.features, {"features": features}, record)
+    save_tensors(snakemake.output.features, {"features": features}, job.record("features"))

@@ -12,7 +12,6 @@ from satsim.compute.runtime import make_deterministic
 from satsim.similarity.representations import input_gradient_signs
 from satsim.workflow.artifacts import save_tensors
 from satsim.workflow.model_job import execution_settings, load_model_job
-from satsim.workflow.provenance import make_record
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake, seed_torch=make_deterministic) as log:
@@ -30,13 +29,5 @@ with script_session(snakemake, seed_torch=make_deterministic) as log:
     )
     n_positions = int(images[0].numel())
     print(f"{spec.name}: gradient signs of {len(index)} images, {signs.numel() / 1e6:.1f} MB")
-    record = make_record(
-        kind="gradient_signs",
-        model=spec.name,
-        weights_sha256=job.weights_sha256,
-        data_sha256=data.data_sha256,
-        precision=job.precision,
-        numerics=job.numerics,
-        n_positions=n_positions,
-    )
+    record = job.record("gradient_signs", n_positions=n_positions)
     save_tensors(snakemake.output[0], {"signs": signs, "index": index}, record)

@@ -9,17 +9,13 @@ import warnings
 
 from satsim.compute.runtime import make_deterministic
 from satsim.similarity.sat import sat_matrix
-from satsim.similarity.transfer import load_sat_inputs
 from satsim.workflow.atomic import write_csv
+from satsim.workflow.model_job import load_job_sat_inputs
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake, seed_torch=make_deterministic):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
-    loaded = load_sat_inputs(
-        inputs.eval,
-        clean=dict(zip(params.models, inputs.clean, strict=True)),
-        transfer=dict(zip(params.models, inputs.transfer, strict=True)),
-    )
+    loaded = load_job_sat_inputs(snakemake)
     with warnings.catch_warnings(record=True) as caught:
         warnings.simplefilter("always")
         result = sat_matrix(

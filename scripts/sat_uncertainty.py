@@ -13,18 +13,14 @@ from satsim.figures.fig7 import fig7_sat_intervals
 from satsim.figures.fig8 import fig8_images_needed
 from satsim.figures.style import save_figure
 from satsim.similarity.bootstrap import pair_outcomes
-from satsim.similarity.transfer import load_sat_inputs
 from satsim.similarity.uncertainty import SPEARMAN_TARGET, sat_uncertainty
 from satsim.workflow.atomic import write_csv
+from satsim.workflow.model_job import load_job_sat_inputs
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake, seed_torch=make_deterministic):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
-    loaded = load_sat_inputs(
-        inputs.eval,
-        clean=dict(zip(params.models, inputs.clean, strict=True)),
-        transfer=dict(zip(params.models, inputs.transfer, strict=True)),
-    )
+    loaded = load_job_sat_inputs(snakemake)
     outcomes = pair_outcomes(
         loaded.labels, loaded.clean_pred, loaded.adv_index, loaded.transfer_pred, loaded.models
     )

@@ -17,6 +17,10 @@ def _range(values: pd.Series | np.ndarray, unit: str = "", digits: int = 1) -> s
     return f"{np.nanmin(values):.{digits}f}–{np.nanmax(values):.{digits}f}{unit}"
 
 
+def _row(quantity: str, value: str) -> str:
+    return f"| {quantity} | {value} |"
+
+
 def _interval(row: pd.Series) -> str:
     return f"{row['spearman']:.2f} [{row['ci_low']:.2f}, {row['ci_high']:.2f}]"
 
@@ -59,10 +63,14 @@ def ensemble_lines(correlations: pd.DataFrame) -> list[str]:
     """fig5's Spearman ρ between SAT and ensemble gain, all pairs, with its interval."""
     rows = correlations[correlations["pairs"] == "all pairs"].set_index("gain")
     return [
-        f"| ensemble gain over the members' mean vs SAT: Spearman ρ [95 % interval] | "
-        f"{_interval(rows.loc['gain_over_mean'])} |",
-        f"| ensemble gain over the better member vs SAT: Spearman ρ [95 % interval] | "
-        f"{_interval(rows.loc['gain_over_best'])} |",
+        _row(
+            f"ensemble gain over the {which} vs SAT: Spearman ρ [95 % interval]",
+            _interval(rows.loc[gain]),
+        )
+        for which, gain in (
+            ("members' mean", "gain_over_mean"),
+            ("better member", "gain_over_best"),
+        )
     ]
 
 
@@ -87,13 +95,20 @@ def uncertainty_lines(
     stable = "not reached" if needed is None else f"{needed} images"
     total = int(images_needed["n_images"].max())
     width = intervals["sat_ci_width"]
+    ari = cluster_ari["ari"]
     return [
-        f"| width of SAT's 95 % bootstrap interval (median; range over pairs) | "
-        f"{width.median():.2f}; {_range(width, digits=2)} |",
-        f"| cluster stability under image resampling: ARI (mean; range) | "
-        f"{cluster_ari['ari'].mean():.2f}; {_range(cluster_ari['ari'], digits=2)} |",
-        f"| eval images for Spearman ≥ {SPEARMAN_TARGET} with the full matrix (of {total}) | "
-        f"{stable} |",
+        _row(
+            "width of SAT's 95 % bootstrap interval (median; range over pairs)",
+            f"{width.median():.2f}; {_range(width, digits=2)}",
+        ),
+        _row(
+            "cluster stability under image resampling: ARI (mean; range)",
+            f"{ari.mean():.2f}; {_range(ari, digits=2)}",
+        ),
+        _row(
+            f"eval images for Spearman ≥ {SPEARMAN_TARGET} with the full matrix (of {total})",
+            stable,
+        ),
     ]
 
 

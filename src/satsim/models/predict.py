@@ -11,6 +11,16 @@ from satsim.compute.batching import BatchSize, map_batches
 from satsim.compute.feeding import DeviceBatches, RowSource, evaluation_memory_format, unit_float
 
 
+def prepare_for_evaluation(model: nn.Module, device: torch.device) -> torch.memory_format:
+    """Eval mode on ``device``, in the memory format its inputs should have (weights untouched:
+    freezing them makes some models, LeViT, take other kernels and change the last bits)."""
+    memory_format = evaluation_memory_format(model, device)
+    model.eval().to(device)
+    if memory_format != torch.contiguous_format:
+        model.to(memory_format=memory_format)
+    return memory_format
+
+
 @torch.no_grad()
 def predict_logits(
     model: nn.Module,
@@ -25,10 +35,7 @@ def predict_logits(
     Batches go to the device as uint8 and the logits stay there until the end, so the host never
     waits for the device in between. The batch size halves on a GPU out-of-memory error."""
     device = torch.device(device)
-    memory_format = evaluation_memory_format(model, device)
-    model.eval().to(device)
-    if memory_format != torch.contiguous_format:
-        model.to(memory_format=memory_format)
+    memory_format = prepare_for_evaluation(model, device)
     batches = DeviceBatches(images_u8, device)
 
     def logits_of(start: int, stop: int) -> torch.Tensor:

@@ -21,6 +21,7 @@ from torch import nn
 
 from satsim.compute.batching import BatchSize, map_batches
 from satsim.compute.feeding import DeviceBatches, RowSource, evaluation_memory_format, unit_float
+from satsim.models.predict import prepare_for_evaluation
 from satsim.models.wrapper import freeze
 from satsim.workflow.artifacts import ImageSet, load_tensors
 from satsim.workflow.provenance import check_agreement, check_weights
@@ -81,13 +82,8 @@ def logits_and_features(
         bytes; ValueError if a value overflows float16's range, |x| > 65504).
     """
     device = torch.device(device)
-    # Exactly predict_logits' set-up (eval mode, weights untouched, no_grad): freezing the
-    # weights makes some models (LeViT) take other kernels, and the logits must equal
-    # predict_logits' bit for bit, as the clean-prediction job writes these.
-    memory_format = evaluation_memory_format(model, device)
-    model.eval().to(device)
-    if memory_format != torch.contiguous_format:
-        model.to(memory_format=memory_format)
+    # predict_logits' set-up, so that the logits equal its own bit for bit.
+    memory_format = prepare_for_evaluation(model, device)
     head = classifier_layer(model)
     captured: list[torch.Tensor] = []
 

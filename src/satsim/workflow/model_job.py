@@ -15,9 +15,10 @@ from satsim.compute.runtime import (
 )
 from satsim.models.registry import ModelSpec
 from satsim.models.weights import load_model
+from satsim.similarity.transfer import SatInputs, load_sat_inputs
 from satsim.workflow.artifacts import ImageSet
 from satsim.workflow.atomic import read_json
-from satsim.workflow.provenance import check_card_data
+from satsim.workflow.provenance import check_card_data, make_record
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,18 @@ class ModelJob:
     def numerics(self) -> dict[str, Any]:
         return describe_numerics(self.device, self.precision)
 
+    def record(self, kind: str, **fields: Any) -> dict[str, Any]:
+        """The provenance record of a file this job writes: what made it, plus ``fields``."""
+        return make_record(
+            kind=kind,
+            model=self.spec.name,
+            weights_sha256=self.weights_sha256,
+            data_sha256=self.data.data_sha256,
+            precision=self.precision,
+            numerics=self.numerics,
+            **fields,
+        )
+
 
 def load_model_job(smk: Any) -> ModelJob:
     """From a Snakemake job with ``input.eval``, ``input.weights``, ``input.card`` and
@@ -76,3 +89,15 @@ def load_model_job(smk: Any) -> ModelJob:
     model, sha = load_model(spec, smk.input.weights, data.num_classes, smk.input.card)
     precision = smk.params.autocast
     return ModelJob(device, data, spec, with_precision(model, precision, device), sha, precision)
+
+
+def load_job_sat_inputs(smk: Any) -> SatInputs:
+    """What the SAT matrix is made of, for a Snakemake job with ``input.eval``, per-model
+    ``input.clean`` and ``input.transfer`` in the order of ``params.models``
+    (:func:`satsim.similarity.transfer.load_sat_inputs`, with its checks)."""
+    models = smk.params.models
+    return load_sat_inputs(
+        smk.input.eval,
+        clean=dict(zip(models, smk.input.clean, strict=True)),
+        transfer=dict(zip(models, smk.input.transfer, strict=True)),
+    )
