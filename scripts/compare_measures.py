@@ -36,6 +36,8 @@ with script_session(snakemake):
     write_csv(outputs.pairs, pairs, index=False)
     write_csv(outputs.correlations, correlations)
     write_csv(outputs.summary, summary)
-    figure = fig9_measures(correlations, summary, f"{params.title_prefix}SAT and other measures")
+    figure = fig9_measures(
+        correlations, summary, f"{params.title_prefix}: SAT and other similarity measures"
+    )
     save_figure(figure, outputs.fig9_pdf, outputs.fig9_png)
     print(summary.round(3).to_string())

@@ -42,10 +42,16 @@ with script_session(snakemake, seed_torch=make_deterministic):
     write_csv(outputs.curve, result.curve, index=False)
     sat = pd.read_csv(inputs.sat, index_col=0)
     figure = fig7_sat_intervals(
-        sat, result.width, result.intervals, clusters, f"{params.title_prefix}SAT's 95 % intervals"
+        sat,
+        result.width,
+        result.intervals,
+        clusters,
+        f"{params.title_prefix}: SAT's 95 % intervals ({len(sat)} models)",
     )
     save_figure(figure, outputs.fig7_pdf, outputs.fig7_png)
-    figure = fig8_images_needed(result.curve, f"{params.title_prefix}eval images needed")
+    figure = fig8_images_needed(
+        result.curve, f"{params.title_prefix}: eval images a stable SAT matrix needs"
+    )
     save_figure(figure, outputs.fig8_pdf, outputs.fig8_png)
     print(result.curve.round(3).to_string(index=False))
     print(

@@ -6,6 +6,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 from matplotlib.figure import Figure
+from matplotlib.ticker import MaxNLocator
 
 
 def fig7_sat_intervals(
@@ -46,6 +47,7 @@ def fig7_sat_intervals(
     )
     axis.plot(rank, ordered["sat"], color="tab:blue", linewidth=1, label="SAT")
     axis.set_xlabel("model pair, sorted by SAT")
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
     axis.set_ylabel("SAT (ln of transfer rate in %)")
     axis.legend(loc="upper left", frameon=False, fontsize=8)
     axis.grid(alpha=0.3)

@@ -32,7 +32,16 @@ def fig9_measures(correlations: pd.DataFrame, summary: pd.DataFrame, title: str)
     axis.barh(positions, summary["r2_mean"], xerr=summary["r2_std"], color="tab:blue", capsize=3)
     axis.set_yticks(positions, summary.index, fontsize=8)
     axis.axvline(0, color="black", linewidth=0.8)
-    axis.set_xlabel("held-out R² from the 13 shared components (±1 s.d. over folds)")
+    axis.set_xlabel("held-out R² from the 13 shared\ncomponents (±1 s.d. over folds)")
+    if summary["r2_mean"].isna().all():
+        axis.text(
+            0.5,
+            0.5,
+            "too few model pairs\nto cross-validate",
+            transform=axis.transAxes,
+            ha="center",
+            va="center",
+        )
     axis.set_title("(b) architectural information", fontsize=9)
     axis.grid(axis="x", alpha=0.3)
 
@@ -49,7 +58,7 @@ def fig9_measures(correlations: pd.DataFrame, summary: pd.DataFrame, title: str)
     )
     axis.set_yticks(positions, summary.index, fontsize=8)
     axis.axvline(0, color="black", linewidth=0.8)
-    axis.set_xlabel("Spearman ρ with ensemble gain over the members' mean [95 % interval]")
+    axis.set_xlabel("Spearman ρ with ensemble gain over\nthe members' mean [95 % interval]")
     axis.set_title("(c) relation to ensemble gain", fontsize=9)
     axis.grid(axis="x", alpha=0.3)
     figure.suptitle(title, fontsize=10)
