@@ -11,16 +11,17 @@ rule notebooks:
         importance=f"{RUN}/analysis/component_importance.csv",
         effects=f"{RUN}/analysis/shared_component_effects.csv",
         figures=expand(f"{FIGURES}/fig{{n}}.png", n=[1, 2, 3, 4]),
-        notebook=f"{workflow.basedir}/notebooks/{{notebook}}.py",
     output:
         report(
             f"{RUN}/notebooks/{{notebook}}.ipynb",
             caption="../report/notebook.rst",
-            category="5. Notebooks",
+            category=CATEGORY["Notebooks"],
         ),
     log:
         f"{RUN}/logs/notebooks/{{notebook}}.log",
     conda:
         "../envs/notebook.yaml"
+    params:
+        notebook_sha256=notebook_sha256,
     script:
         "../scripts/notebooks.py"

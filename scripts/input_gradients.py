@@ -17,7 +17,7 @@ from satsim.workflow.scripting import script_session
 with script_session(snakemake, seed_torch=make_deterministic) as log:
     job = load_model_job(snakemake)
     data, spec = job.data, job.spec
-    index = torch.arange(min(snakemake.params.n_images, len(data.labels)))
+    index = torch.arange(snakemake.params.n_images)  # at most data.eval_size (common.smk)
     images = data.images[: len(index)]
     signs = input_gradient_signs(
         job.model,

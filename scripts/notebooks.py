@@ -13,10 +13,12 @@ with script_session(snakemake):
     inputs = snakemake.input
     run_dir = Path(inputs.sat).parent.parent  # results/<run>/sat/sat.csv
     figures_dir = Path(inputs.figures[0]).parent
+    # The workflow's notebook (the rule tracks its content as a param, not its path).
+    notebook = Path(snakemake.scriptdir).parent / "notebooks" / f"{snakemake.wildcards.notebook}.py"
     execute_notebook(
-        inputs.notebook,
+        notebook,
         snakemake.output[0],
         {"RUN_DIR": str(run_dir), "FIGURES_DIR": str(figures_dir)},
         cwd=os.getcwd(),
     )
-    print(f"executed {snakemake.input.notebook} -> {snakemake.output[0]}")
+    print(f"executed {notebook} -> {snakemake.output[0]}")

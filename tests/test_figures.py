@@ -1,9 +1,11 @@
 """fig1 and fig2 hold the paper's 69 models: fig1's labels are readable, overlap nothing and stay
 in the axes; fig2's text is at least 6 pt and its colour scale spans the off-diagonal values;
-one cluster numbering (1 .. n) in clusters.csv, the tables and both figures."""
+one cluster numbering (1 .. n) in clusters.csv, the tables and both figures. Every figure with a
+log axis labels its ticks with plain numbers that do not overprint (fig8: the subset sizes)."""
 
 from __future__ import annotations
 
+import re
 from itertools import combinations
 from pathlib import Path
 from types import SimpleNamespace
@@ -20,9 +22,11 @@ from satsim.analysis.cluster_profiles import cluster_members
 from satsim.analysis.clusters import spectral_clusters, tsne_embedding
 from satsim.figures.fig1 import LABEL_GID, fig1_tsne
 from satsim.figures.fig2 import fig2_heatmap, off_diagonal_range
+from satsim.figures.fig8 import fig8_images_needed
 from satsim.figures.labels import place_labels
 from satsim.figures.style import MIN_FONT_PT, PNG_DPI, save_figure
 from satsim.models.registry import load_registry
+from satsim.similarity.uncertainty import default_subset_sizes
 from satsim.workflow.atomic import write_csv
 
 REPO = Path(__file__).resolve().parents[1]
@@ -168,3 +172,67 @@ def test_placement_separates_coincident_and_crowded_points():
         assert not (a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]), (i, j)
     again, _ = place_labels(points, sizes, frame, marker_radius=8.0, pad=3.0)
     assert np.array_equal(boxes, again)
+
+
+def images_needed(sizes: list[int]) -> pd.DataFrame:
+    """An images-needed curve over ``sizes`` (the values do not matter to the axis)."""
+    n = len(sizes)
+    values = np.linspace(0.5, 1.0, n)
+    return pd.DataFrame(
+        {"n_images": sizes, "spearman": values, "median_ci_width": values[::-1], "ari": values}
+    )
+
+
+# Every figure module that draws a log axis, with the tick values each drawing must show: the
+# default grids of the tiny run (96 images), the paper's 2,000 and 5,000 and a larger set, and a
+# user's own sizes. A new figure with a log axis is added here (the next test says so).
+LOG_AXIS_FIGURES = {
+    "fig8": [
+        *(default_subset_sizes(n) for n in (96, 2000, 5000, 50000)),
+        [50, 96],
+        [100, 110, 120, 1000],  # crowded: some sizes keep their tick but lose the label
+    ],
+}
+LOG_AXIS_DRAWINGS = {"fig8": lambda sizes: fig8_images_needed(images_needed(sizes), "fig8")}
+FIGURES_SRC = REPO / "src" / "satsim" / "figures"
+
+
+def test_every_figure_with_a_log_axis_has_its_tick_labels_checked():
+    log_scale = re.compile(r"set_[xy]scale\(\s*[\"']log|loglog\(|semilog[xy]\(")
+    drawing_log = {p.stem for p in FIGURES_SRC.glob("*.py") if log_scale.search(p.read_text())}
+    assert drawing_log == set(LOG_AXIS_FIGURES) == set(LOG_AXIS_DRAWINGS)
+
+
+@pytest.mark.parametrize(
+    ("name", "ticks"),
+    [(name, ticks) for name, grids in LOG_AXIS_FIGURES.items() for ticks in grids],
+)
+def test_log_axes_label_their_ticks_with_plain_numbers_that_do_not_overlap(name, ticks):
+    figure = LOG_AXIS_DRAWINGS[name](ticks)
+    renderer = drawn(figure)
+    log_axes = [
+        (axis.xaxis if scale == "x" else axis.yaxis)
+        for axis in figure.axes
+        for scale in "xy"
+        if (axis.get_xscale() if scale == "x" else axis.get_yscale()) == "log"
+    ]
+    assert log_axes
+    for log_axis in log_axes:
+        labels = [
+            t
+            for t in log_axis.get_ticklabels(minor=False) + log_axis.get_ticklabels(minor=True)
+            if t.get_visible() and t.get_text()
+        ]
+        texts = [t.get_text() for t in labels]
+        # Plain numbers ("250"), not matplotlib's minor labels ("3×10¹", mathtext).
+        assert all(re.fullmatch(r"\d+", text) for text in texts), texts
+        assert {int(text) for text in texts} <= set(ticks) and str(max(ticks)) in texts
+        boxes = [t.get_window_extent(renderer) for t in labels]
+        overlapping = [
+            (texts[i], texts[j])
+            for i, j in combinations(range(len(boxes)), 2)
+            if boxes_intersect(boxes[i], boxes[j])
+        ]
+        assert not overlapping, overlapping
+        assert min(t.get_fontsize() for t in labels) >= MIN_FONT_PT
+    plt.close(figure)

@@ -18,6 +18,7 @@ import logging
 import os
 import shutil
 import subprocess
+import sys
 import tempfile
 from collections.abc import Mapping
 from pathlib import Path
@@ -79,7 +80,10 @@ def claim_gpu(gpu_names: list[str], directory: Path | None = None) -> int:
     if len(gpu_names) == 1:
         return 0
     directory = lock_dir() if directory is None else directory
-    _make_shared_dir(directory)
+    problem = _lock_dir_problem(directory)
+    if problem:
+        _warn_unlocked(directory, problem, gpu_names[0])
+        return 0
     for slot in range(_MAX_JOBS_PER_GPU):
         for index, name in enumerate(gpu_names):
             path = directory / f"gpu-{_safe(name)}.{slot}.lock"
@@ -96,8 +100,36 @@ def claim_gpu(gpu_names: list[str], directory: Path | None = None) -> int:
                     "using GPU %s (%d of %d visible), lock %s", name, index, len(gpu_names), path
                 )
                 return index
-    log.warning("could not lock any GPU in %s; using GPU %s", directory, gpu_names[0])
+    _warn_unlocked(directory, "no lock file in it could be locked", gpu_names[0])
     return 0
+
+
+def _lock_dir_problem(directory: Path) -> str:
+    """Why ``directory`` cannot hold the GPU locks ("" when it can): it cannot be made, is not
+    a folder, or this user cannot create files in it."""
+    if directory.exists() and not directory.is_dir():
+        return "it is a file, not a folder"
+    try:
+        _make_shared_dir(directory)
+    except OSError as error:
+        return f"it cannot be created: {error.strerror or error}"
+    if not os.access(directory, os.W_OK | os.X_OK):
+        return "this user cannot create files in it"
+    return ""
+
+
+def _warn_unlocked(directory: Path, problem: str, gpu: str) -> None:
+    """Say, in the job's log and on the terminal, that this job runs without a GPU lock."""
+    message = (
+        f"GPU lock folder {directory} cannot be used ({problem}): this job runs on GPU {gpu} "
+        "without a lock, so other jobs may share that GPU (slower, or out of memory). Set "
+        f"{LOCK_DIR_ENV} to a node-local folder that every job on this machine can write "
+        f"(default {lock_dir({})}) and rerun"
+    )
+    log.warning(message)
+    # A job's stderr is its log file; the terminal is the process's original stderr.
+    if sys.__stderr__ is not None:
+        print(f"warning: {message}", file=sys.__stderr__, flush=True)
 
 
 def _try_lock(path: Path) -> bool:

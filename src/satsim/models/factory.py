@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import timm
+import torch
 from torch import nn
 
 from satsim.models.registry import ModelSpec, split_factory
@@ -64,7 +65,46 @@ def _build_factory(spec: ModelSpec, kwargs: dict[str, Any], pretrained: bool) ->
         raise FactoryError(
             f"{_where(spec)}: returned a {type(model).__name__}, not a torch.nn.Module"
         )
+    if "num_classes" in kwargs:
+        check_outputs(spec, model, int(kwargs["num_classes"]))
     return model
+
+
+def check_outputs(spec: ModelSpec, model: nn.Module, num_classes: int) -> None:
+    """Stop when ``model`` does not give one logit per class for an image of its input size.
+
+    A factory that ignores ``num_classes`` would otherwise fail deep in training (``Target 9 is
+    out of bounds``) or, with more outputs than classes, train and attack the wrong problem.
+    """
+    side = spec.input_size
+    was_training = model.training
+    model.eval()  # one image: batch norm in training mode would refuse it
+    try:
+        with torch.no_grad():
+            output = model(torch.zeros(1, 3, side, side))
+    except Exception as error:
+        raise FactoryError(
+            f"{_where(spec)}: the model fails on one image of its input_size ({side} x {side}): "
+            f"{type(error).__name__}: {(str(error).strip().splitlines() or [''])[0]}"
+        ) from error
+    finally:
+        model.train(was_training)
+    if not isinstance(output, torch.Tensor):
+        raise FactoryError(
+            f"{_where(spec)}: the model returns a {type(output).__name__} for an image of its "
+            f"input_size ({side} x {side}), not a tensor of {num_classes} logits"
+        )
+    if tuple(output.shape) != (1, num_classes):
+        gives = (
+            f"{output.shape[1]} outputs per image"
+            if output.dim() == 2
+            else f"an output of shape {tuple(output.shape)} for one image"
+        )
+        raise FactoryError(
+            f"{_where(spec)}: gives {gives} at its input_size ({side} x {side}), but this run "
+            f"has {num_classes} classes: make the factory pass its num_classes argument on to "
+            "the model's last layer"
+        )
 
 
 def canonical_model(spec: ModelSpec, model: nn.Module) -> CanonicalModel:

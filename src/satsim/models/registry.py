@@ -194,7 +194,7 @@ def load_registry(paths: str | os.PathLike | Iterable[str | os.PathLike]) -> Reg
 def _load_registry_file(path: Path) -> dict[str, ModelSpec]:
     if not path.exists():
         raise FileNotFoundError(f"model registry {path} not found (config key models.registry)")
-    document = yaml.safe_load(path.read_text()) or {}
+    document = _read_yaml(path) or {}
     entries = document.get("models") if isinstance(document, dict) else None
     if not isinstance(entries, dict) or not entries:
         raise ValueError(f"{path}: expected a non-empty mapping under the key 'models'")
@@ -242,6 +242,23 @@ def _load_registry_file(path: Path) -> dict[str, ModelSpec]:
             registry_file=str(path),
         )
     return specs
+
+
+def _read_yaml(path: Path) -> Any:
+    """The registry file's YAML, read safely (a ``!!python/...`` tag is refused, never run); an
+    error names the file and line, not yaml's ``<unicode string>``."""
+    try:
+        return yaml.safe_load(path.read_text())
+    except yaml.YAMLError as error:
+        mark = getattr(error, "problem_mark", None)
+        where = f"{path}, line {mark.line + 1}" if mark is not None else str(path)
+        problem = getattr(error, "problem", None) or str(error).splitlines()[0]
+        hint = (
+            "a registry holds plain YAML: remove the tag (no Python objects are ever built from it)"
+            if "python/" in problem
+            else "fix the YAML there"
+        )
+        raise ValueError(f"{where}: not a readable model registry ({problem}); {hint}") from None
 
 
 def _check_factory(path: Path, name: str, value: Any) -> tuple[str, str]:

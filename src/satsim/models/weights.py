@@ -7,6 +7,7 @@ the weights file and, for trained models, the test accuracy.
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 from typing import Any
 
@@ -108,22 +109,53 @@ def fetch_pretrained(spec: ModelSpec, path: str | os.PathLike) -> dict[str, Any]
     try:
         model = build_model(spec, pretrained=True)
     except Exception as error:
-        if constants.HF_HUB_OFFLINE:
-            where = "HF_HUB_OFFLINE is set and they are not in the local Hugging Face cache"
-            todo = "Run this rule where the network is (snakemake --until fetch_weights)"
-        else:
-            where = "the download failed"
-            todo = (
-                "Check the network, or run this rule where the network is "
-                "(snakemake --until fetch_weights, e.g. on a cluster's login node)"
-            )
-        raise WeightsError(
-            f"model {spec.name!r}: could not fetch the pretrained weights {spec.architecture!r} "
-            f"({where}: {type(error).__name__}: {error}). {todo}, {_local_file_hint(spec)}"
-        ) from error
+        if "weights_only" in str(error):
+            # torch refused a pickled checkpoint (nothing in it ran); its message, and the
+            # chained traceback a failed job's log shows, advise weights_only=False: not passed on.
+            raise WeightsError(_fetch_failure(spec, error, constants)) from None
+        raise WeightsError(_fetch_failure(spec, error, constants)) from error
     sha = save_weights(model, path)
     source = pretrained_cfg.hf_hub_id or pretrained_cfg.url
     return {"source": "timm pretrained", "origin": source, "weights_sha256": sha}
+
+
+def _fetch_failure(spec: ModelSpec, error: Exception, constants: Any) -> str:
+    """Why ``spec``'s pretrained weights could not be fetched, and where they can come from
+    (one line: a failed job shows the first line of its error first)."""
+    tag = spec.architecture
+    fetch = f"model {spec.name!r}: could not fetch the pretrained weights {tag!r}"
+    # The command that fills the cache where the network is; HF_HOME names the cache it fills.
+    download = (
+        f'HF_HOME={constants.HF_HOME} python -c "import timm; '
+        f"timm.create_model('{tag}', pretrained=True)\""
+    )
+    if "weights_only" in str(error):
+        return (
+            f"{fetch}: the checkpoint holds more than plain tensors (torch.load with "
+            f"weights_only=True refused it: {_refusal_reason(error)}; nothing from it ran). "
+            f"Use a tag whose weights are safetensors, {_local_file_hint(spec)}"
+        )
+    missing = isinstance(error, (FileNotFoundError, ConnectionError))  # not cached; offline
+    if constants.HF_HUB_OFFLINE and missing:
+        # Rerunning the same rule here cannot help: the files must come from elsewhere.
+        return (
+            f"{fetch} (HF_HUB_OFFLINE is set and they are not in the Hugging Face cache "
+            f"{constants.HF_HUB_CACHE}). Download them on a machine with the network into a "
+            f"cache this machine reads (a shared HF_HOME: {download}), then rerun here; "
+            f"{_local_file_hint(spec)}"
+        )
+    if constants.HF_HUB_OFFLINE:
+        return (
+            f"{fetch} from the Hugging Face cache {constants.HF_HUB_CACHE} "
+            f"({type(error).__name__}: {_first_line(error)}). Delete that model's folder there "
+            f"and download it again where the network is ({download}); {_local_file_hint(spec)}"
+        )
+    return (
+        f"{fetch} (the download failed: {type(error).__name__}: {_first_line(error)}). Check "
+        "the network; where jobs have none (e.g. a cluster's compute nodes), run the weights "
+        "jobs where it is (snakemake --until fetch_weights on the login node) or download them "
+        f"there into a shared HF_HOME ({download}); {_local_file_hint(spec)}"
+    )
 
 
 def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
@@ -142,18 +174,26 @@ def read_state_dict(path: str | os.PathLike) -> dict[str, torch.Tensor]:
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as error:
-        # torch's own hint (weights_only=False) would run code from the file: not offered.
+        # torch's own message advises weights_only=False, which would run code from the file:
+        # neither it nor the chained traceback (which the failed job's log shows) is passed on.
         raise WeightsError(
             f"{path}: not a safetensors file or a PyTorch checkpoint of plain tensors (torch.load "
-            f"with weights_only=True refused it: {type(error).__name__}); convert it to "
+            f"with weights_only=True refused it: {_refusal_reason(error)}); convert it to "
             "safetensors where you trust its source"
-        ) from error
+        ) from None
     for key in ("state_dict", "model"):
         if isinstance(state, dict) and isinstance(state.get(key), dict):
             state = state[key]
     if not isinstance(state, dict):
         raise WeightsError(f"{path}: holds a {type(state).__name__}, not a state dict")
     return {name.removeprefix("module."): tensor for name, tensor in state.items()}
+
+
+def _refusal_reason(error: BaseException) -> str:
+    """What torch's safe unpickler refused (e.g. ``Unsupported global: GLOBAL x.Y``), without
+    the advice around it."""
+    found = re.search(r"Unsupported global: GLOBAL [\w.]+", str(error))
+    return found.group(0) if found else type(error).__name__
 
 
 def _first_line(error: BaseException) -> str:

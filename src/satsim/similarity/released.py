@@ -11,6 +11,7 @@ import csv
 import difflib
 import math
 import os
+import re
 import shutil
 import urllib.request
 from collections.abc import Iterable
@@ -109,7 +110,8 @@ def read_released(
     if not np.isfinite(values).all():
         i, j = np.argwhere(~np.isfinite(values))[0]
         raise ReleasedMatrixError(
-            f"{path}: cell ({rows[i]}, {cols[j]}) is {frame.iat[i, j]!r}, not a finite number"
+            f"{path}: cell ({rows[i]}, {cols[j]}) is {as_written(frame.iat[i, j])}, not a "
+            "finite number: every cell must hold SAT = ln(percent)"
         )
     check_sat_range(path, values, rows, eps_s)
     asymmetry = np.abs(values - values.T)
@@ -123,14 +125,42 @@ def read_released(
     unknown = [name for name in rows if name not in known]
     if unknown:
         hints = [
-            f"{name} (did you mean {', '.join(close)}?)" if close else name
+            f"{name} (did you mean {' or '.join(close)}?)" if close else f"{name} (no close name)"
             for name in unknown
-            for close in [difflib.get_close_matches(name, known, n=2)]
+            for close in [close_names(name, known)]
         ]
+        count = "1 model is" if len(unknown) == 1 else f"{len(unknown)} models are"
         raise ReleasedMatrixError(
-            f"{path}: {len(unknown)} models are not in the registry: {'; '.join(hints)}"
+            f"{path}: {count} not in the registry: {'; '.join(hints)}. Rename them in the file "
+            "to the registry's names, or add them to a registry file (models.registry)"
         )
     return pd.DataFrame(values, index=rows, columns=cols)
+
+
+def as_written(value: object) -> str:
+    """A cell as a reader would write it: text quoted, a number plain (``nan``, never numpy's
+    ``np.float64(nan)``)."""
+    if isinstance(value, str):
+        return repr(value.strip())
+    number = float(value)  # type: ignore[arg-type]
+    return "empty or NaN" if math.isnan(number) else f"{number:g}"
+
+
+def _plain(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def close_names(name: str, known: list[str], n: int = 2) -> list[str]:
+    """Registry names ``name`` may mean: the same letters and digits ('ResNet-50' -> resnet50),
+    names it abbreviates ('Swin-T' -> swin_tiny_...), then close spellings."""
+    plain = {_plain(candidate): candidate for candidate in reversed(known)}
+    target = _plain(name)
+    if target in plain:
+        return [plain[target]]
+    starting = [plain[key] for key in sorted(plain) if target and key.startswith(target)]
+    if starting:
+        return starting[:n]
+    return [plain[key] for key in difflib.get_close_matches(target, list(plain), n=n, cutoff=0.6)]
 
 
 def check_is_a_csv_table(path: Path) -> None:

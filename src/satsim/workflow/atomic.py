@@ -7,6 +7,7 @@ that looks finished.
 from __future__ import annotations
 
 import contextlib
+import errno
 import hashlib
 import json
 import os
@@ -31,7 +32,12 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
     staging.mkdir(parents=True)
     tmp_path = staging / path.name
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+        except Exception as error:
+            if is_disk_full(error):
+                raise DiskFull(path) from error
+            raise
         # Writers that stage files privately (safetensors: 0600) would pass that on; give the
         # output the usual permissions (0666 - umask).
         umask = os.umask(0)
@@ -40,6 +46,27 @@ def atomic_path(path: str | os.PathLike) -> Iterator[Path]:
         os.replace(tmp_path, path)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+class DiskFull(OSError):
+    """The file system ran out of space (or quota) while writing an output; names the output."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(
+            f"{path}: the disk is full (no space left on the device or quota exceeded) while "
+            f"writing it; nothing half-written was kept. Free space where {path.parent} lives "
+            f"(df -h {path.parent}) and rerun"
+        )
+        self.path = path  # not OSError's errno/filename: its str() would then drop the message
+
+
+def is_disk_full(error: BaseException) -> bool:
+    """Whether ``error`` says the disk or quota is full: an OSError's errno, or the text of a
+    writer that wraps it (safetensors' ``IoError(... StorageFull ...)``)."""
+    if isinstance(error, OSError) and error.errno in (errno.ENOSPC, errno.EDQUOT):
+        return True
+    text = str(error)
+    return any(said in text for said in ("No space left on device", "StorageFull", "quota exceed"))
 
 
 def partial_dir(path: str | os.PathLike) -> Path:

@@ -9,11 +9,12 @@ from __future__ import annotations
 import contextlib
 import logging
 import random
+import sys
 import traceback
 from collections.abc import Callable, Iterator
 from contextlib import redirect_stderr, redirect_stdout
 from pathlib import Path
-from typing import Any, TextIO
+from typing import Any, NoReturn, TextIO
 
 import numpy as np
 
@@ -28,9 +29,11 @@ def script_session(
     (:func:`satsim.compute.runtime.make_deterministic`), called with the seed and the job's
     threads; the others never import torch, so their conda envs need not have it.
 
-    Yields the log stream (pass it as ``progress=`` to long loops). A failure is raised again, so
-    Snakemake reports the job as failed; its log then starts with one line, the cause (satsim's
-    messages name the file or key and the fix), and keeps the progress and the traceback below.
+    Yields the log stream (pass it as ``progress=`` to long loops). A failure ends the script
+    with exit status 1, so Snakemake reports the job as failed: the log starts with one line, the
+    cause (satsim's messages name the file or key and the fix), and keeps the progress and the
+    traceback below; the terminal gets that same line, and the log's path, first, and no
+    traceback (:func:`exit_with_cause`).
     """
     log_path = Path(smk.log[0])
     log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -54,8 +57,19 @@ def script_session(
             traceback.print_exc(file=log)
             failure = error
     if failure is not None:
-        _put_first(log_path, failure_line(failure))
-        raise failure
+        line = failure_line(failure)
+        _put_first(log_path, line)
+        exit_with_cause(line, log_path)
+
+
+def exit_with_cause(line: str, log_path: Path) -> NoReturn:
+    """End a failed job's script: the cause on the terminal, the traceback only in the log.
+
+    A re-raised exception would print its traceback on the script's stderr, which Snakemake
+    shows first; most users read the top of what it prints, so the cause goes there instead.
+    """
+    print(f"{line}\n  (the traceback is in {log_path})", file=sys.stderr, flush=True)
+    raise SystemExit(1)
 
 
 def failure_line(error: BaseException) -> str:
