@@ -4,12 +4,12 @@
 
 rule clusters:
     input:
-        sat=f"{RUN}/sat/sat.csv",
+        **sat_inputs(),
     output:
         clusters=report(
             f"{RUN}/analysis/clusters.csv",
             caption="../report/clusters.rst",
-            category="2. Clusters",
+            category=CATEGORY["Clusters"],
         ),
         embedding=f"{RUN}/analysis/tsne.csv",
     log:
@@ -26,19 +26,22 @@ rule clusters:
 
 rule sat_figures:
     input:
+        **({"measured": f"{RUN}/sat/measured.csv"} if ADAPTIVE else {}),
         sat=f"{RUN}/sat/sat.csv",
         clusters=f"{RUN}/analysis/clusters.csv",
         embedding=f"{RUN}/analysis/tsne.csv",
     output:
         fig1_pdf=f"{FIGURES}/fig1.pdf",
         fig1_png=report(
-            f"{FIGURES}/fig1.png", caption="../report/fig1.rst", category="2. Clusters"
+            f"{FIGURES}/fig1.png",
+            caption="../report/fig1.rst",
+            category=CATEGORY["Clusters"],
         ),
         fig2_pdf=f"{FIGURES}/fig2.pdf",
         fig2_png=report(
             f"{FIGURES}/fig2.png",
             caption="../report/fig2.rst",
-            category="1. SAT matrix",
+            category=CATEGORY["SAT matrix"],
         ),
     log:
         f"{RUN}/logs/sat_figures.log",
@@ -52,23 +55,23 @@ rule sat_figures:
 
 rule cluster_profiles:
     input:
-        sat=f"{RUN}/sat/sat.csv",
+        **sat_inputs(),
         clusters=f"{RUN}/analysis/clusters.csv",
     output:
         members=report(
             f"{RUN}/analysis/cluster_members.csv",
             caption="../report/cluster_members.rst",
-            category="2. Clusters",
+            category=CATEGORY["Clusters"],
         ),
         values=report(
             f"{RUN}/analysis/cluster_component_values.csv",
             caption="../report/cluster_component_values.rst",
-            category="2. Clusters",
+            category=CATEGORY["Clusters"],
         ),
         stability=report(
             f"{RUN}/analysis/cluster_stability.csv",
             caption="../report/cluster_stability.rst",
-            category="2. Clusters",
+            category=CATEGORY["Clusters"],
         ),
     log:
         f"{RUN}/logs/cluster_profiles.log",

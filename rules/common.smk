@@ -10,19 +10,25 @@ from snakemake.utils import validate
 
 from satsim.compute.gpus import default_gpu_limit, visible_gpus
 from satsim.models.registry import load_registry
+from satsim.similarity.pair_strategy import landmark_pairs, sources_by_target
 from satsim.similarity.released_source import is_url
+from satsim.workflow.atomic import sha256_file
 from satsim.workflow.config import (
     check_analysis_ranges,
     check_config,
     check_distillation,
     check_factory_weights,
     check_imagenet_paths,
+    check_pair_strategy,
+    check_eval_counts,
+    check_subset_sizes,
     local_weights,
     model_count_notes,
     selected_models,
 )
 
 SCHEMA = Path(workflow.basedir) / "schemas" / "config.schema.yaml"
+REPLAY_AUTO_MODELS = 20
 
 # One line per bad key, before Snakemake's own long message.
 check_config(config, SCHEMA)
@@ -59,6 +65,45 @@ FAMILIES = {name: parts["Base architecture"] for name, parts in COMPONENTS.items
 TITLE_PREFIX = f"{config['run_name']} run"
 COMPUTED = config["sat"]["source"] == "computed"  # else: the authors' released matrix
 
+# Which pairs are measured: all (the paper), or adaptive: every model against the landmarks, then
+# per round each model's predicted nearest partners (a checkpoint per round), the rest estimated.
+PAIRS = config["sat"]["pairs"]
+LANDMARKS = check_pair_strategy(config["sat"], MODELS, FAMILIES, COMPUTED)
+ADAPTIVE = bool(LANDMARKS)
+ROUNDS = PAIRS["rounds"] if ADAPTIVE else 0
+if ADAPTIVE:
+    LANDMARK_SOURCES = sources_by_target(MODELS, landmark_pairs(MODELS, LANDMARKS))
+# The counted matrix: sat.csv itself, or, in an adaptive run, its measured cells (NaN elsewhere)
+# that the estimate completes into sat.csv.
+SAT_COUNTED = f"{RUN}/sat/sat_measured.csv" if ADAPTIVE else f"{RUN}/sat/sat.csv"
+# Replaying the adaptive strategy needs a complete measured matrix: a released run, or a computed
+# run of every pair; 'auto' replays where the (k, m) grid says something (20 models or more).
+_replay = config["sat"]["replay"]["run"]
+REPLAY = (not ADAPTIVE) and (
+    _replay is True
+    or (_replay == "auto" and (not COMPUTED or len(MODELS) >= REPLAY_AUTO_MODELS))
+)
+
+# The report's categories, numbered 1..n over those this run fills (a released run has no checks,
+# ensembles or reproduction check), so the report shows no gaps or repeats.
+_categories = [
+    ("Summary", True),
+    ("Checks", COMPUTED),
+    ("SAT matrix", True),
+    ("Clusters", True),
+    ("Components", True),
+    ("Reproduction check", COMPUTED and config["analysis"]["compare_released"]),
+    ("Ensembles and distillation", COMPUTED),
+    ("Beyond the paper", COMPUTED or REPLAY),
+    ("Notebooks", True),
+]
+CATEGORY = {
+    name: f"{number}. {name}"
+    for number, name in enumerate((name for name, used in _categories if used), start=1)
+}
+# Categories a run does not fill keep a name, for rules that are defined but not run.
+CATEGORY |= {name: name for name, used in _categories if not used}
+
 # The paper run stops here, before any job, if its ImageNet folder is missing or unusable.
 if config["data"]["source"] == "imagenet" and COMPUTED:
     check_imagenet_paths(config["data"], resolve=workflow_path)
@@ -85,6 +130,8 @@ if (
 # Mistakes that depend on the selected models stop the run here, before any job.
 check_distillation(DISTILLATION, FULL_REGISTRY, MODELS, runs=DISTILL)
 check_analysis_ranges(config["analysis"], len(MODELS), COMPUTED)
+check_subset_sizes(config, COMPUTED)
+check_eval_counts(config, COMPUTED)
 _notes = model_count_notes(config, len(MODELS), ensembles=COMPUTED, distill=DISTILL)
 for _note in _notes:
     print(f"note: {_note}", file=sys.stderr)
@@ -117,6 +164,7 @@ if (
 wildcard_constraints:
     model=r"[A-Za-z0-9_.\-]+",
     notebook=r"[A-Za-z0-9_\-]+",
+    round=r"\d+",
 
 
 def model_spec(wildcards):
@@ -165,11 +213,25 @@ def all_targets():
             f"{FIGURES}/fig{{n}}.{{ext}}", n=[5, 7, 8, 9], ext=["pdf", "png"]
         )
         targets += [f"{RUN}/sat/intervals.csv", f"{RUN}/similarity/summary.csv"]
+    if ADAPTIVE:
+        targets += [f"{RUN}/sat/measured.csv", f"{RUN}/sat/estimate_error.csv"]
+    if REPLAY:
+        targets.append(f"{RUN}/analysis/adaptive_replay.csv")
+        targets += expand(f"{FIGURES}/fig10.{{ext}}", ext=["pdf", "png"])
         if config["analysis"]["compare_released"]:
             targets.append(f"{RUN}/analysis/released_comparison.csv")
     if DISTILL:
         targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
     return targets
+
+
+def sat_inputs():
+    """The SAT matrix an analysis reads and, in an adaptive run, which of its cells were
+    measured: the analysis says which pairs it took from the estimate."""
+    inputs = {"sat": f"{RUN}/sat/sat.csv"}
+    if ADAPTIVE:
+        inputs["measured"] = f"{RUN}/sat/measured.csv"
+    return inputs
 
 
 def summary_inputs(wildcards):
@@ -187,6 +249,11 @@ def summary_inputs(wildcards):
         inputs["measures"] = f"{RUN}/similarity/summary.csv"
         inputs["clean_accuracy"] = f"{RUN}/reports/clean_accuracy.csv"
         inputs["ensembles"] = f"{RUN}/analysis/ensemble_correlations.csv"
+    if ADAPTIVE:
+        inputs["measured"] = f"{RUN}/sat/measured.csv"
+        inputs["estimate_error"] = f"{RUN}/sat/estimate_error.csv"
+    if REPLAY:
+        inputs["replay"] = f"{RUN}/analysis/adaptive_replay.csv"
     if DISTILL:
         inputs["distillation"] = f"{RUN}/analysis/distillation.csv"
     return inputs
@@ -218,3 +285,68 @@ def distillation_results(wildcards):
 def released_matrix_file():
     source = config["sat"]["released_matrix"]
     return f"{RUN}/released/SAT_release.csv" if is_url(source) else source
+
+
+# Adaptive pairs. Round 0 measures the landmark pairs; round r (1..ROUNDS) adds the pairs that
+# checkpoint pair_plan picked from round r - 1's estimate. The last round writes transfer/, the
+# files every later rule reads; earlier rounds write transfer/round<r>/. A job's inputs are only
+# the adversarial sets it evaluates, so the DAG has O(N (landmarks + neighbours)) edges.
+def transfer_file(round_, model):
+    if round_ == ROUNDS:
+        return f"{RUN}/transfer/{model}.safetensors"
+    return f"{RUN}/transfer/round{round_}/{model}.safetensors"
+
+
+_planned = {}
+
+
+def planned_sources(round_):
+    """target -> the sources measured up to ``round_`` (round 0: the landmark pairs)."""
+    if round_ == 0:
+        return LANDMARK_SOURCES
+    if round_ not in _planned:
+        earlier = planned_sources(round_ - 1)
+        plan = checkpoints.pair_plan.get(round=round_).output.plan
+        added = {model: set(sources) for model, sources in earlier.items()}
+        with open(plan) as handle:
+            for row in csv.DictReader(handle):
+                added[row["model_b"]].add(row["model_a"])
+                added[row["model_a"]].add(row["model_b"])
+        _planned[round_] = {t: [m for m in MODELS if m in added[t]] for t in MODELS}
+    return _planned[round_]
+
+
+def transfer_sources(round_):
+    """The sources a transfer job of ``round_`` (None: the run's transfer/ files) evaluates."""
+
+    def sources(wildcards):
+        if not ADAPTIVE:
+            return MODELS
+        return planned_sources(ROUNDS if round_ is None else int(wildcards.round))[
+            wildcards.model
+        ]
+
+    return sources
+
+
+def transfer_inputs(round_, kind):
+    """The adversarial sets (``kind`` adversarial) or the source cards (models) of a transfer
+    job, in the order of its sources."""
+    suffix = "json" if kind == "models" else "safetensors"
+
+    def files(wildcards):
+        return [
+            f"{RUN}/{kind}/{source}.{suffix}"
+            for source in transfer_sources(round_)(wildcards)
+        ]
+
+    return files
+
+
+def notebook_sha256(wildcards):
+    """The notebook's content. It is a param, not an input: an input path into the workflow
+    folder would change when the repository is moved or copied, and rerun a finished run.
+    """
+    return sha256_file(
+        Path(workflow.basedir) / "notebooks" / f"{wildcards.notebook}.py"
+    )

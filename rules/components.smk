@@ -3,18 +3,18 @@
 
 rule component_importance:
     input:
-        sat=f"{RUN}/sat/sat.csv",
+        **sat_inputs(),
     output:
         table=report(
             f"{RUN}/analysis/component_importance.csv",
             caption="../report/component_importance.rst",
-            category="3. Components",
+            category=CATEGORY["Components"],
         ),
         pdf=f"{FIGURES}/fig3.pdf",
         png=report(
             f"{FIGURES}/fig3.png",
             caption="../report/fig3.rst",
-            category="3. Components",
+            category=CATEGORY["Components"],
         ),
     log:
         f"{RUN}/logs/component_importance.log",
@@ -32,19 +32,19 @@ rule component_importance:
 
 rule shared_components:
     input:
-        sat=f"{RUN}/sat/sat.csv",
+        **sat_inputs(),
     output:
         pairs=f"{RUN}/analysis/pair_components.csv",
         effects=report(
             f"{RUN}/analysis/shared_component_effects.csv",
             caption="../report/shared_component_effects.rst",
-            category="3. Components",
+            category=CATEGORY["Components"],
         ),
         pdf=f"{FIGURES}/fig4.pdf",
         png=report(
             f"{FIGURES}/fig4.png",
             caption="../report/fig4.rst",
-            category="3. Components",
+            category=CATEGORY["Components"],
         ),
     log:
         f"{RUN}/logs/shared_components.log",

@@ -11,7 +11,7 @@ wildcard_constraints:
 # Which teachers depends on the SAT matrix, so the plan is a checkpoint that shapes the DAG.
 checkpoint distillation_plan:
     input:
-        sat=f"{RUN}/sat/sat.csv",
+        **sat_inputs(),
     output:
         plan=f"{RUN}/distillation/plan.csv",
     log:
@@ -72,13 +72,13 @@ rule distillation_summary:
         table=report(
             f"{RUN}/analysis/distillation.csv",
             caption="../report/distillation.rst",
-            category="6. Ensembles and distillation",
+            category=CATEGORY["Ensembles and distillation"],
         ),
         pdf=f"{FIGURES}/fig6.pdf",
         png=report(
             f"{FIGURES}/fig6.png",
             caption="../report/fig6.rst",
-            category="6. Ensembles and distillation",
+            category=CATEGORY["Ensembles and distillation"],
         ),
     log:
         f"{RUN}/logs/distillation_summary.log",

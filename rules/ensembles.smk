@@ -3,16 +3,16 @@
 
 rule ensembles:
     input:
+        **sat_inputs(),
         eval=f"{RUN}/data/eval.safetensors",
         clean=per_model(f"{RUN}/clean/{{model}}.safetensors"),
-        sat=f"{RUN}/sat/sat.csv",
         clusters=f"{RUN}/analysis/clusters.csv",
     output:
         pairs=f"{RUN}/analysis/ensemble_pairs.csv",
         correlations=report(
             f"{RUN}/analysis/ensemble_correlations.csv",
             caption="../report/ensemble_correlations.rst",
-            category="6. Ensembles and distillation",
+            category=CATEGORY["Ensembles and distillation"],
         ),
         partners=f"{RUN}/analysis/ensemble_partners.csv",
         k_ensembles=f"{RUN}/analysis/ensemble_k_models.csv",
@@ -20,7 +20,7 @@ rule ensembles:
         png=report(
             f"{FIGURES}/fig5.png",
             caption="../report/fig5.rst",
-            category="6. Ensembles and distillation",
+            category=CATEGORY["Ensembles and distillation"],
         ),
     log:
         f"{RUN}/logs/ensembles.log",

@@ -35,7 +35,7 @@ rule accuracy_report:
         table=report(
             f"{RUN}/reports/clean_accuracy.csv",
             caption="../report/clean_accuracy.rst",
-            category="0. Checks",
+            category=CATEGORY["Checks"],
         ),
     log:
         f"{RUN}/logs/accuracy_report.log",

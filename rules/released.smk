@@ -27,7 +27,7 @@ if config["sat"]["source"] == "released":
             sat=report(
                 f"{RUN}/sat/sat.csv",
                 caption="../report/sat.rst",
-                category="1. SAT matrix",
+                category=CATEGORY["SAT matrix"],
             ),
         log:
             f"{RUN}/logs/released_sat.log",
@@ -44,20 +44,20 @@ else:
 
     rule compare_released:
         input:
-            sat=f"{RUN}/sat/sat.csv",
+            **sat_inputs(),
             raw=released_matrix_file(),
         output:
             summary=report(
                 f"{RUN}/analysis/released_comparison.csv",
                 caption="../report/released_comparison.rst",
-                category="4. Reproduction check",
+                category=CATEGORY["Reproduction check"],
             ),
             pairs=f"{RUN}/analysis/released_pairs.csv",
             pdf=f"{FIGURES}/ours_vs_released.pdf",
             png=report(
                 f"{FIGURES}/ours_vs_released.png",
                 caption="../report/ours_vs_released.rst",
-                category="4. Reproduction check",
+                category=CATEGORY["Reproduction check"],
             ),
         log:
             f"{RUN}/logs/compare_released.log",

@@ -42,32 +42,33 @@ if config["sat"]["source"] == "computed":
             intervals=report(
                 f"{RUN}/sat/intervals.csv",
                 caption="../report/sat_intervals.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
             width=f"{RUN}/sat/ci_width.csv",
             cluster_ari=f"{RUN}/analysis/cluster_bootstrap.csv",
             curve=report(
                 f"{RUN}/analysis/images_needed.csv",
                 caption="../report/images_needed.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
             fig7_pdf=f"{FIGURES}/fig7.pdf",
             fig7_png=report(
                 f"{FIGURES}/fig7.png",
                 caption="../report/fig7.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
             fig8_pdf=f"{FIGURES}/fig8.pdf",
             fig8_png=report(
                 f"{FIGURES}/fig8.png",
                 caption="../report/fig8.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
         log:
             f"{RUN}/logs/sat_uncertainty.log",
         conda:
             "../envs/torch.yaml"
         params:
+            **({"partial": True} if ADAPTIVE else {}),
             seed=SEED,
             models=MODELS,
             eps_s=config["sat"]["eps_s"],
@@ -91,7 +92,7 @@ if config["sat"]["source"] == "computed":
                 name: report(
                     f"{RUN}/similarity/{name}.csv",
                     caption="../report/similarity.rst",
-                    category="7. Beyond the paper",
+                    category=CATEGORY["Beyond the paper"],
                 )
                 for name in MEASURES
             },
@@ -107,7 +108,7 @@ if config["sat"]["source"] == "computed":
     rule compare_measures:
         input:
             **{name: f"{RUN}/similarity/{name}.csv" for name in MEASURES},
-            sat=f"{RUN}/sat/sat.csv",
+            **sat_inputs(),
             ensemble_pairs=f"{RUN}/analysis/ensemble_pairs.csv",
         output:
             pairs=f"{RUN}/similarity/pairs.csv",
@@ -115,13 +116,13 @@ if config["sat"]["source"] == "computed":
             summary=report(
                 f"{RUN}/similarity/summary.csv",
                 caption="../report/measure_summary.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
             fig9_pdf=f"{FIGURES}/fig9.pdf",
             fig9_png=report(
                 f"{FIGURES}/fig9.png",
                 caption="../report/fig9.rst",
-                category="7. Beyond the paper",
+                category=CATEGORY["Beyond the paper"],
             ),
         log:
             f"{RUN}/logs/compare_measures.log",

@@ -8,7 +8,7 @@ rule summary:
         report(
             f"{RUN}/reports/summary.md",
             caption="../report/summary.rst",
-            category="0. Summary",
+            category=CATEGORY["Summary"],
         ),
     log:
         f"{RUN}/logs/summary.log",

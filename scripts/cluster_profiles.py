@@ -13,12 +13,13 @@ from satsim.analysis.cluster_profiles import (
     overrepresented_values,
 )
 from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.similarity.estimated_cells import read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, outputs = snakemake.params, snakemake.output
-    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    sat, _ = read_run_sat(snakemake.input)
     clusters = pd.read_csv(snakemake.input.clusters, index_col=0)["cluster"]
     members = cluster_members(sat, clusters)
     values = overrepresented_values(clusters, params.components, COMPONENT_COLUMNS)

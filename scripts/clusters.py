@@ -5,15 +5,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-import pandas as pd
 
 from satsim.analysis.clusters import spectral_clusters, tsne_embedding
+from satsim.similarity.estimated_cells import read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params = snakemake.params
-    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    sat, _ = read_run_sat(snakemake.input)
     clusters = spectral_clusters(sat, params.n_clusters, params.seed)
     embedding = tsne_embedding(sat, params.perplexity, params.seed)
     write_csv(snakemake.output.clusters, clusters.to_frame())

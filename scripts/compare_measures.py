@@ -13,12 +13,14 @@ from satsim.figures.fig9 import fig9_measures
 from satsim.figures.style import save_figure
 from satsim.models.component_labels import COMPONENT_COLUMNS
 from satsim.similarity.comparison import measure_summary, pair_values, rank_correlations
+from satsim.similarity.estimated_cells import mark_measured, read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
-    measures = {"sat": pd.read_csv(inputs.sat, index_col=0)}
+    sat, measured = read_run_sat(inputs)
+    measures = {"sat": sat}
     measures |= {name: pd.read_csv(inputs[name], index_col=0) for name in params.measures}
     pairs = pair_values(measures)
     correlations = rank_correlations(pairs, list(measures))
@@ -33,7 +35,7 @@ with script_session(snakemake):
         params.bootstrap,
     )
     summary.insert(0, "spearman_with_sat", correlations["sat"])
-    write_csv(outputs.pairs, pairs, index=False)
+    write_csv(outputs.pairs, mark_measured(pairs, measured), index=False)
     write_csv(outputs.correlations, correlations)
     write_csv(outputs.summary, summary)
     figure = fig9_measures(

@@ -5,18 +5,18 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under --use-conda too
 
-import pandas as pd
 
 from satsim.analysis.components import component_importance, pair_table
 from satsim.figures.fig3 import fig3_importance
 from satsim.figures.style import save_figure
 from satsim.models.component_labels import COMPONENT_COLUMNS
+from satsim.similarity.estimated_cells import read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, outputs = snakemake.params, snakemake.output
-    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    sat, _ = read_run_sat(snakemake.input)
     pairs = pair_table(sat, params.components, COMPONENT_COLUMNS)
     result = component_importance(
         pairs, COMPONENT_COLUMNS, params.seed, params.folds, params.repeats

@@ -8,12 +8,13 @@ sys.path.insert(0, str(Path(snakemake.scriptdir).parent / "src"))  # works under
 import pandas as pd
 
 from satsim.analysis.distillation import pick_teachers
+from satsim.similarity.estimated_cells import mark_measured, read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params = snakemake.params
-    sat = pd.read_csv(snakemake.input.sat, index_col=0)
+    sat, measured = read_run_sat(snakemake.input)
     named = [] if isinstance(params.teachers, int) else list(params.teachers)
     count = params.teachers if isinstance(params.teachers, int) else len(named)
     plan = pd.concat(
@@ -21,4 +22,5 @@ with script_session(snakemake):
         ignore_index=True,
     )
     print(plan.to_string(index=False))
-    write_csv(snakemake.output.plan, plan, index=False)
+    marked = mark_measured(plan, measured, columns=("student", "teacher"))
+    write_csv(snakemake.output.plan, marked, index=False)

@@ -16,12 +16,13 @@ from satsim.analysis.ensembles import (
 )
 from satsim.figures.fig5 import fig5_ensembles
 from satsim.figures.style import save_figure
+from satsim.similarity.estimated_cells import mark_measured, read_run_sat
 from satsim.workflow.atomic import write_csv
 from satsim.workflow.scripting import script_session
 
 with script_session(snakemake):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
-    sat = pd.read_csv(inputs.sat, index_col=0)
+    sat, measured = read_run_sat(inputs)
     clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
     labels, probabilities = load_probabilities(
         inputs.eval, dict(zip(params.models, inputs.clean, strict=True))
@@ -41,7 +42,7 @@ with script_session(snakemake):
         f"{100 * difference:+.2f} percentage points on average over {len(partners)} models"
     )
     print(k_ensembles.groupby(["k", "drawn"])["gain_over_mean"].describe().to_string())
-    write_csv(outputs.pairs, pairs, index=False)
+    write_csv(outputs.pairs, mark_measured(pairs, measured), index=False)
     write_csv(outputs.correlations, correlations, index=False)
     write_csv(outputs.partners, partners, index=False)
     write_csv(outputs.k_ensembles, k_ensembles, index=False)

@@ -18,13 +18,15 @@ with script_session(snakemake):
     clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
     embedding = pd.read_csv(inputs.embedding, index_col=0)
     n_models = len(sat)
+    # An adaptive run marks its estimated cells.
+    measured = pd.read_csv(inputs.measured, index_col=0) if "measured" in inputs.keys() else None
     save_figure(
         fig1_tsne(embedding, clusters, f"{prefix}: t-SNE of {n_models} models by SAT"),
         outputs.fig1_pdf,
         outputs.fig1_png,
     )
     save_figure(
-        fig2_heatmap(sat, clusters, f"{prefix}: SAT matrix ({n_models} models)"),
+        fig2_heatmap(sat, clusters, f"{prefix}: SAT matrix ({n_models} models)", measured),
         outputs.fig2_pdf,
         outputs.fig2_png,
     )

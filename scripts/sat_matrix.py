@@ -25,6 +25,7 @@ with script_session(snakemake, seed_torch=make_deterministic):
             loaded.transfer_pred,
             eps_s=params.eps_s,
             models=loaded.models,
+            partial=bool(getattr(params, "partial", False)),
         )
     for warning in caught:
         print(f"WARNING: {warning.message}")

@@ -21,10 +21,19 @@ from satsim.workflow.scripting import script_session
 with script_session(snakemake, seed_torch=make_deterministic):
     params, inputs, outputs = snakemake.params, snakemake.input, snakemake.output
     loaded = load_job_sat_inputs(snakemake)
+    partial = bool(getattr(params, "partial", False))
     outcomes = pair_outcomes(
-        loaded.labels, loaded.clean_pred, loaded.adv_index, loaded.transfer_pred, loaded.models
+        loaded.labels,
+        loaded.clean_pred,
+        loaded.adv_index,
+        loaded.transfer_pred,
+        loaded.models,
+        partial,
     )
     clusters = pd.read_csv(inputs.clusters, index_col=0)["cluster"]
+    sat = pd.read_csv(inputs.sat, index_col=0)
+    # An adaptive run: resample the measured cells, complete the clusterings with the estimate.
+    fill = sat.loc[loaded.models, loaded.models].to_numpy() if partial else None
     result = sat_uncertainty(
         outcomes,
         params.eps_s,
@@ -35,24 +44,31 @@ with script_session(snakemake, seed_torch=make_deterministic):
         params.cluster_bootstrap,
         params.subset_sizes,
         params.subset_bootstrap,
+        fill,
     )
     write_csv(outputs.intervals, result.intervals, index=False)
     write_csv(outputs.width, result.width)
     write_csv(outputs.cluster_ari, result.cluster_ari, index=False)
     write_csv(outputs.curve, result.curve, index=False)
-    sat = pd.read_csv(inputs.sat, index_col=0)
     figure = fig7_sat_intervals(
         sat,
         result.width,
         result.intervals,
         clusters,
-        f"{params.title_prefix}: SAT's 95 % intervals ({len(sat)} models)",
+        f"{params.title_prefix}: SAT's 95 % intervals ({len(sat)} models"
+        + ("; measured pairs only)" if partial else ")"),
     )
     save_figure(figure, outputs.fig7_pdf, outputs.fig7_png)
     figure = fig8_images_needed(
         result.curve, f"{params.title_prefix}: eval images a stable SAT matrix needs"
     )
     save_figure(figure, outputs.fig8_pdf, outputs.fig8_png)
+    if partial:
+        print(
+            "adaptive run: intervals and the images-needed curve cover the "
+            f"{len(result.intervals)} measured pairs only; the clusterings take the other "
+            "cells from the estimate"
+        )
     print(result.curve.round(3).to_string(index=False))
     print(
         f"median interval width {result.intervals['sat_ci_width'].median():.3f} (ln %); "

@@ -30,6 +30,9 @@ with script_session(snakemake):
         cluster_ari=optional("cluster_ari"),
         images_needed=optional("images_needed"),
         measures=optional("measures", index_col=0),
+        measured=optional("measured", index_col=0),
+        estimate_error=optional("estimate_error"),
+        replay=optional("replay"),
     )
     with atomic_path(snakemake.output[0]) as tmp:
         Path(tmp).write_text(text)

@@ -3,6 +3,10 @@ committed tiny config run once per test session."""
 
 from __future__ import annotations
 
+import hashlib
+import importlib.metadata
+import shutil
+import sys
 from pathlib import Path
 
 import pytest
@@ -77,16 +81,58 @@ def _file_states(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
+# What the tiny run's files depend on: the workflow's code and configs, and the versions of the
+# packages that compute them.
+RUN_INPUTS = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "src",
+    "schemas",
+    "configs",
+    "envs",
+    "report",
+    "notebooks",
+    "tests/configs",
+    "profiles",
+)
+RUN_PACKAGES = ("torch", "timm", "snakemake", "numpy", "scipy", "scikit-learn", "pandas")
+
+
+def run_inputs_key() -> str:
+    """A hash of every file the tiny run reads and of the packages it computes with."""
+    digest = hashlib.sha256()
+    for name in RUN_INPUTS:
+        root = REPO / name
+        for path in sorted([root] if root.is_file() else root.rglob("*")):
+            if path.is_file() and "__pycache__" not in path.parts:
+                digest.update(str(path.relative_to(REPO)).encode())
+                digest.update(hashlib.sha256(path.read_bytes()).digest())
+    for package in RUN_PACKAGES:
+        digest.update(f"{package}={importlib.metadata.version(package)}".encode())
+    digest.update(sys.version.encode())
+    return digest.hexdigest()[:16]
+
+
 @pytest.fixture(scope="session")
-def tiny_run(tmp_path_factory) -> Path:
+def tiny_run() -> Path:
     """The working directory of one finished run of ``tests/configs/tiny.yaml`` (3 models).
 
     Shared by every test of the session: read it (a dry run is reading), never change it; a test
     that reruns or edits the run works on its own copy (``workflow_helpers.copy_run``). The end of
-    the session checks that no file of it changed."""
-    workdir = tmp_path_factory.mktemp("tiny_run")
-    run = snakemake(workdir, "--configfile", str(TINY_CONFIG))
-    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    the session checks that no file of it changed.
+
+    The run is kept in ``.test-runs/`` for the next session with the same code, configs and
+    packages (``run_inputs_key``): the long tier after the default one (as ``.ci/run`` runs
+    them) then reads the same run instead of making it again."""
+    cache = REPO / ".test-runs"
+    workdir = cache / f"tiny-{run_inputs_key()}"
+    if not (workdir / "finished").is_file():
+        shutil.rmtree(cache, ignore_errors=True)  # runs of older code
+        workdir.mkdir(parents=True)
+        run = snakemake(workdir, "--configfile", str(TINY_CONFIG))
+        assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+        (workdir / "finished").write_text("")
     before = _file_states(workdir)
     yield workdir
     after = _file_states(workdir)

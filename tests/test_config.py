@@ -125,6 +125,7 @@ def test_paper_dag_plans_one_job_per_model_against_a_fake_imagenet(tmp_path, fak
         *("component_importance", "shared_components", "cluster_profiles", "notebooks"),
         *("fetch_released_matrix", "compare_released", "ensembles", "summary"),
         *("sat_uncertainty", "similarity_measures", "compare_measures"),
+        "adaptive_replay",  # a complete matrix of 20 models or more (sat.replay.run: auto)
     }
     assert {rule: counts[rule] for rule in once} == dict.fromkeys(once, 1)
     assert set(counts) == per_model | once

@@ -72,6 +72,8 @@ def test_every_config_key_is_described():
 # --- docs/contributing.md: stage -> rule file -> rule -> script -> library ---------------------
 
 RULE = re.compile(r"^\s*(?:rule|checkpoint) (\w+):", re.M)
+# ``use rule A as B with:`` makes B, running A's script unless it names its own.
+USE_RULE = re.compile(r"^\s*use rule (\w+) as (\w+) with:", re.M)
 SCRIPT = re.compile(r"^\s*script:\s*\n\s*[\"'](.+?)[\"']", re.M)
 
 
@@ -89,6 +91,8 @@ def rules_in(path: Path) -> dict[str, str | None]:
             if script
             else None
         )
+    for use in USE_RULE.finditer(text):
+        rules.setdefault(use.group(2), rules.get(use.group(1)))
     return rules
 
 

@@ -19,7 +19,8 @@ def released_run(tmp_path_factory):
     sat = planted_sat(list(PAPER), COMPONENTS, {"Base architecture": 1.0, "Stem layer": 0.5})
     matrix = write_release_csv(sat, workdir / "SAT_release.csv")
     args = ("--configfile", str(REPO / "configs" / "released.yaml"), "--config")
-    args += (f"sat={{released_matrix: {matrix}}}",)
+    # One (k, m) of the replay, the paper's default (the grid's other points cost CI minutes).
+    args += (f"sat={{released_matrix: {matrix}, replay: {{grid: [[15, 10]]}}}}",)
     plan = planned_jobs(snakemake(workdir, *args, "--dry-run"))
     run = snakemake(workdir, *args)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
@@ -48,6 +49,23 @@ def test_released_run_draws_fig1_to_fig4_from_the_authors_numbers(released_run):
     report = snakemake(workdir, *args, "--report", "report.html")
     assert report.returncode == 0, report.stderr[-3000:]
     assert (workdir / "report.html").stat().st_size > 100_000
+
+
+@pytest.mark.slow
+def test_a_released_run_replays_the_adaptive_strategy(released_run):
+    workdir, _, plan = released_run
+    assert plan["adaptive_replay"] == 1
+    out = workdir / "results" / "released"
+    replay = pd.read_csv(out / "analysis" / "adaptive_replay.csv")
+    assert replay[["k", "m"]].values.tolist() == [[15, 10]]
+    row = replay.iloc[0]
+    assert 0.3 < row["fraction_measured"] < 0.8
+    for column in ("spearman_unmeasured", "cluster_ari"):
+        assert row[column] > row[f"baseline_{column}"] - 0.05, column  # planted: both work
+        assert -1 <= row[column] <= 1
+    assert (out / "figures" / "fig10.pdf").stat().st_size > 1000
+    summary = (out / "reports" / "summary.md").read_text()
+    assert "adaptive replay, 15 landmarks, 10 neighbours" in summary
 
 
 @pytest.mark.slow

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import signal
 import subprocess
 import time
@@ -126,6 +127,12 @@ def test_tiny_run_has_the_component_analysis_the_notebook_and_a_report(tiny_run,
     assert report.returncode == 0, report.stderr[-3000:]
     html = (workdir / "report.html").read_text()
     assert "fig3.png" in html and "component_importance.csv" in html
+    # Categories numbered 1..n, no gap or repeat; the opening text says what this run did.
+    categories = html.split("var categories = ", 1)[1].split("\n", 1)[0]
+    numbers = sorted(int(n) for n in re.findall(r'(?:^\{|\}, )"(\d+)\. ', categories))
+    assert numbers == list(range(1, len(numbers) + 1)) and len(numbers) >= 7, numbers
+    assert "evaluated every model on every other model's adversarial images" in html
+    assert "unless" not in html.split("This run (tiny)")[1][:400]
 
 
 def test_tiny_run_compares_itself_with_a_released_format_matrix(tiny_run, tmp_path):

@@ -25,12 +25,15 @@ def _text_color(color) -> str:
     return "black" if 0.299 * red + 0.587 * green + 0.114 * blue > 0.5 else "white"
 
 
-def fig2_heatmap(sat: pd.DataFrame, clusters: pd.Series, title: str) -> Figure:
+def fig2_heatmap(
+    sat: pd.DataFrame, clusters: pd.Series, title: str, measured: pd.DataFrame | None = None
+) -> Figure:
     """The SAT matrix ordered by cluster, with cluster boundaries drawn.
 
     The colour scale spans the off-diagonal values; the diagonal (ln of the white-box success
     rate, about 4.6) is drawn grey. A strip along the left and bottom edges gives each model's
-    cluster number in fig1's colours."""
+    cluster number in fig1's colours. Given ``measured`` (an adaptive run's 0/1 matrix), every
+    estimated cell carries a small white dot."""
     order = clusters.reindex(sat.index).sort_values(kind="stable").index
     ordered = sat.loc[order, order].to_numpy(dtype=float)
     numbers = clusters.loc[order].to_numpy()
@@ -71,6 +74,15 @@ def fig2_heatmap(sat: pd.DataFrame, clusters: pd.Series, title: str) -> Figure:
         style["color"] = _text_color(color)
         left.text(0.5, middle, str(number), transform=left.get_yaxis_transform(), **style)
         bottom.text(middle, 0.5, str(number), transform=bottom.get_xaxis_transform(), **style)
+    if measured is not None:
+        estimated = ~measured.loc[order, order].to_numpy(dtype=bool)
+        rows, cols = np.nonzero(estimated)
+        axis.scatter(cols, rows, s=max(1.0, 40.0 / n_models) ** 2 / 4, c="white", linewidths=0)
+        colorbar.set_label(
+            colorbar.ax.get_ylabel() + f"\nwhite dot: estimated, not measured ({len(rows) // 2} "
+            f"of {n_models * (n_models - 1) // 2} pairs)",
+            fontsize=fontsize + 1,
+        )
     for boundary in edges - 0.5:
         axis.axhline(boundary, color="white", linewidth=1.0)
         axis.axvline(boundary, color="white", linewidth=1.0)

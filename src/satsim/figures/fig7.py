@@ -23,7 +23,8 @@ def fig7_sat_intervals(
     )
     axis = axes[0]
     values = width.loc[order, order].to_numpy(float)
-    masked = np.ma.masked_where(np.eye(n_models, dtype=bool), values)
+    # The diagonal, and an adaptive run's estimated cells (no images to resample), are blank.
+    masked = np.ma.masked_where(np.eye(n_models, dtype=bool) | np.isnan(values), values)
     image = axis.imshow(masked, cmap="magma_r", interpolation="nearest")
     fontsize = 5 if n_models > 30 else 7
     axis.set_xticks(range(n_models), order, rotation=90, fontsize=fontsize)

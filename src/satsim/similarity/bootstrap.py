@@ -30,7 +30,7 @@ from sklearn.metrics import adjusted_rand_score
 from threadpoolctl import ThreadpoolController  # a scikit-learn dependency
 
 from satsim.analysis.clusters import spectral_clusters
-from satsim.similarity.sat import fooled_masks
+from satsim.similarity.sat import fooled_masks, measured_cells
 
 # Replicates are drawn in blocks, each from its own child of the seed's SeedSequence, so
 # replicate r is the same whatever n_boot (as long as n_boot > r) and whatever the memory chunking.
@@ -83,20 +83,26 @@ def pair_outcomes(
     adv_index: Mapping[str, np.ndarray],
     transfer_pred: Mapping[tuple[str, str], np.ndarray],
     models: Sequence[str] | None = None,
+    partial: bool = False,
 ) -> PairOutcomes:
     """The per-image outcomes behind :func:`satsim.similarity.sat.sat_matrix`, from its inputs.
 
     Args: as ``sat_matrix`` (labels (n_images,), clean_pred model -> (n_images,), adv_index
     source -> (M_s,) image positions, transfer_pred (source, target) -> (M_s,) predictions).
     Correctness and fooling come from ``sat.fooled_masks``, the same code ``sat_matrix`` counts,
-    so unit weights reproduce ``sat_matrix`` exactly (:func:`sat_from_weights`).
+    so unit weights reproduce ``sat_matrix`` exactly (:func:`sat_from_weights`). With
+    ``partial`` (an adaptive run) the pairs are the measured cells only; the matrices made from
+    them are NaN elsewhere.
     """
     labels = np.asarray(labels)
     models = list(models if models is not None else clean_pred)
     correct = {m: np.asarray(clean_pred[m]) == labels for m in models}
-    fooled = fooled_masks(labels, correct, adv_index, transfer_pred, models)
+    fooled = fooled_masks(labels, correct, adv_index, transfer_pred, models, partial)
     n_models, n_images = len(models), len(labels)
     rows, cols = np.triu_indices(n_models)
+    if partial:
+        keep = measured_cells(fooled, models)[rows, cols]
+        rows, cols = rows[keep], cols[keep]
     correct_stack = np.stack([correct[m] for m in models]) if models else np.zeros((0, n_images))
     position = {m: i for i, m in enumerate(models)}
     fooled_stack = np.zeros((n_models, n_models, n_images), dtype=bool)
@@ -199,7 +205,7 @@ def _sat_upper(n_common: np.ndarray, a_to_b: np.ndarray, b_to_a: np.ndarray, eps
 
 
 def _symmetric(outcomes: PairOutcomes, upper: np.ndarray) -> np.ndarray:
-    full = np.empty((upper.shape[0], outcomes.n_models, outcomes.n_models))
+    full = np.full((upper.shape[0], outcomes.n_models, outcomes.n_models), np.nan)
     full[:, outcomes.rows, outcomes.cols] = upper
     full[:, outcomes.cols, outcomes.rows] = upper
     return full
@@ -226,7 +232,7 @@ def rates_from_weights(
         mean = np.where(n_common > 0, 100.0 * (a_to_b + b_to_a) / (2.0 * n_common), np.nan)
         forward = np.where(n_common > 0, 100.0 * a_to_b / n_common, np.nan)
         backward = np.where(n_common > 0, 100.0 * b_to_a / n_common, np.nan)
-    directional = np.empty((len(mean), outcomes.n_models, outcomes.n_models))
+    directional = np.full((len(mean), outcomes.n_models, outcomes.n_models), np.nan)
     directional[:, outcomes.rows, outcomes.cols] = forward
     directional[:, outcomes.cols, outcomes.rows] = backward  # diagonal: forward == backward
     return _symmetric(outcomes, mean), directional
@@ -294,21 +300,33 @@ def _frame(matrix: np.ndarray, models: Sequence[str]) -> pd.DataFrame:
     return pd.DataFrame(matrix, index=pd.Index(list(models), name="model"), columns=list(models))
 
 
+def completed(matrices: np.ndarray, fill: np.ndarray | None) -> np.ndarray:
+    """``matrices`` (R, N, N) with their NaN cells (an adaptive run's unmeasured ones) taken
+    from ``fill`` (N, N), the run's estimate; unchanged when ``fill`` is None."""
+    if fill is None:
+        return matrices
+    return np.where(np.isnan(matrices), np.asarray(fill, dtype=float)[None], matrices)
+
+
 def cluster_stability(
     replicates: np.ndarray,
     clusters: pd.Series | np.ndarray,
     n_clusters: int,
     seed: int,
+    fill: np.ndarray | None = None,
 ) -> np.ndarray:
     """(R,) adjusted Rand index (sklearn) of each replicate's spectral clustering
     (:func:`satsim.analysis.clusters.spectral_clusters` with ``n_clusters`` and ``seed``)
     against ``clusters``, the run's clusters (one label per model, in matrix order). 1 = the
     same partition; ~0 = no more agreement than chance. Clustering runs on one thread
     (BLAS and OpenMP): for tens of models threads only add overhead, and on a busy 2-core machine
-    their spin-waiting made one clustering of 69 models take 260 ms instead of 18 ms."""
+    their spin-waiting made one clustering of 69 models take 260 ms instead of 18 ms.
+
+    An adaptive run's replicates resample its measured cells; its unmeasured ones are taken from
+    ``fill`` (its estimate, :func:`completed`), so the ARI is the stability due to the images."""
     labels = np.asarray(clusters)
     names = list(clusters.index) if isinstance(clusters, pd.Series) else list(range(len(labels)))
-    replicates = np.asarray(replicates)
+    replicates = completed(np.asarray(replicates), fill)
     if replicates.shape[1:] != (len(labels), len(labels)):
         raise ValueError(f"replicates {replicates.shape} do not match {len(labels)} models")
     scores = np.empty(len(replicates))
@@ -329,6 +347,12 @@ def nested_subsets(n_images: int, sizes: Sequence[int], seed: int) -> list[np.nd
     return [np.sort(order[:n]) for n in sizes]
 
 
+def _measured_upper(outcomes: PairOutcomes) -> tuple[np.ndarray, np.ndarray]:
+    """The off-diagonal cells of ``outcomes`` (every pair of models, or the measured ones)."""
+    off_diagonal = outcomes.rows != outcomes.cols
+    return outcomes.rows[off_diagonal], outcomes.cols[off_diagonal]
+
+
 def _spearman(x: np.ndarray, y: np.ndarray) -> float:
     # Identical rankings: exactly 1 (scipy's sums give 1 - 2e-16). Constant input: NaN.
     if np.array_equal(rankdata(x), rankdata(y)):
@@ -346,8 +370,13 @@ def images_needed_curve(
     n_boot_small: int,
     n_clusters: int,
     level: float = 0.95,
+    fill: np.ndarray | None = None,
 ) -> pd.DataFrame:
     """How the SAT matrix converges as eval images are added: one row per n in ``sizes``.
+
+    In an adaptive run (``outcomes`` of its measured cells) the Spearman correlation and the
+    interval widths are over the measured pairs only, and the clusterings take the unmeasured
+    cells from ``fill``, the run's estimate (:func:`completed`).
 
     The subsets are nested (:func:`nested_subsets` with ``seed``): subset n is the first n
     images of one seeded permutation, so each row adds information to the one before.
@@ -367,9 +396,9 @@ def images_needed_curve(
     indicator[0] = 1
     for row, subset in enumerate(subsets, start=1):
         indicator[row, subset] = 1
-    matrices = sat_from_weights(outcomes, indicator, eps_s)
+    matrices = completed(sat_from_weights(outcomes, indicator, eps_s), fill)
     full = matrices[0]
-    upper = np.triu_indices(outcomes.n_models, k=1)
+    upper = _measured_upper(outcomes)
     with _threadpools().limit(limits=1):  # as in cluster_stability
         full_clusters = spectral_clusters(_frame(full, outcomes.models), n_clusters, seed)
     boot_seeds = np.random.SeedSequence(seed).spawn(len(subsets) + 1)[1:]

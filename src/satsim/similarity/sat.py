@@ -65,10 +65,14 @@ def fooled_masks(
     adv_index: Mapping[str, np.ndarray],
     transfer_pred: Mapping[tuple[str, str], np.ndarray],
     models: Sequence[str],
+    partial: bool = False,
 ) -> dict[tuple[str, str], np.ndarray]:
     """Per (source, target): boolean mask over the N eval images, True where the adversarial
     image made on ``source`` is misclassified by ``target``. False where no adversarial image
-    exists (source got the image wrong, so it is outside every X_AB involving the source)."""
+    exists (source got the image wrong, so it is outside every X_AB involving the source).
+
+    Every (source, target) of ``models`` must be in ``transfer_pred`` unless ``partial`` (an
+    adaptive run, which measures some pairs only): then the masks are of the pairs given."""
     n_images = len(labels)
     masks = {}
     for source in models:
@@ -81,6 +85,13 @@ def fooled_masks(
                 "attack"
             )
         for target in models:
+            if (source, target) not in transfer_pred:
+                if partial:
+                    continue
+                raise ValueError(
+                    f"no predictions of {target!r} on the adversarial set of {source!r}; "
+                    "rerun the transfer jobs"
+                )
             pred = np.asarray(transfer_pred[(source, target)])
             if pred.shape != index.shape:
                 raise ValueError(
@@ -93,6 +104,18 @@ def fooled_masks(
     return masks
 
 
+def measured_cells(
+    transfer_pred: Mapping[tuple[str, str], object], models: Sequence[str]
+) -> np.ndarray:
+    """(N, N) bool, symmetric: the SAT cells whose both directions are in ``transfer_pred``."""
+    n = len(models)
+    measured = np.zeros((n, n), dtype=bool)
+    for i, a in enumerate(models):
+        for j, b in enumerate(models):
+            measured[i, j] = (a, b) in transfer_pred and (b, a) in transfer_pred
+    return measured
+
+
 def sat_matrix(
     labels: np.ndarray,
     clean_pred: Mapping[str, np.ndarray],
@@ -100,8 +123,13 @@ def sat_matrix(
     transfer_pred: Mapping[tuple[str, str], np.ndarray],
     eps_s: float,
     models: Sequence[str] | None = None,
+    partial: bool = False,
 ) -> SatResult:
     """The SAT matrix of ``models`` (default: all keys of ``clean_pred``).
+
+    With ``partial`` (an adaptive run), pairs missing from ``transfer_pred`` are unmeasured:
+    their cells are NaN in ``sat``, the rates and ``pairs`` (which lists measured cells only);
+    ``n_common`` needs no transfer and is complete.
 
     Every array may also be a CPU torch tensor: ``predict_classes``, the positions the attack
     was run on and ``transfer_predictions`` go in as they come.
@@ -116,7 +144,8 @@ def sat_matrix(
     labels = np.asarray(labels)
     models = list(models if models is not None else clean_pred)
     correct = {m: np.asarray(clean_pred[m]) == labels for m in models}
-    fooled = fooled_masks(labels, correct, adv_index, transfer_pred, models)
+    fooled = fooled_masks(labels, correct, adv_index, transfer_pred, models, partial)
+    measured = measured_cells(fooled, models)
 
     n = len(models)
     sat = np.zeros((n, n))
@@ -130,10 +159,13 @@ def sat_matrix(
                 continue
             both = correct[a] & correct[b]
             n_ab = int(both.sum())
+            common[i, j] = common[j, i] = n_ab
+            if not measured[i, j]:
+                sat[i, j] = sat[j, i] = np.nan
+                continue
             a_to_b = int(fooled[(a, b)][both].sum())
             b_to_a = int(fooled[(b, a)][both].sum())
             sat[i, j] = sat[j, i] = sat_from_counts(a_to_b, b_to_a, n_ab, eps_s)
-            common[i, j] = common[j, i] = n_ab
             if n_ab == 0:
                 warnings.warn(
                     f"no image is classified correctly by both {a!r} and {b!r}: SAT set to "

@@ -167,14 +167,27 @@ def transfer_pairs(
 
 def _stored_pair(path: Path, key: dict[str, Any]) -> dict[str, torch.Tensor] | None:
     """The stored pair's tensors if ``path`` holds one made with ``key``; None otherwise (a
-    missing, foreign or unreadable file is simply recomputed)."""
+    missing, foreign or unreadable file is recomputed, the last two with a line in the log)."""
+    import logging  # here, not at the top: this function is the only one that logs
+
+    log = logging.getLogger(__name__)
     if not path.exists():
         return None
     try:
         tensors, record = load_tensors(path)
-    except ValueError:
+    except ValueError as error:
+        # A corrupt pair is never used; the log says why it is recomputed.
+        first = (str(error).strip().splitlines() or [type(error).__name__])[0]
+        said = first if str(path) in first else f"{path}: {first}"
+        log.warning("stored pair unreadable or corrupt, recomputing it: %s", said)
         return None
-    if record.get("key") != key or set(tensors) != {"index", "pred"}:
+    if set(tensors) != {"index", "pred"}:
+        log.warning(
+            "stored pair %s holds %s, not a pair's tensors: recomputing it", path, sorted(tensors)
+        )
+        return None
+    if record.get("key") != key:
+        log.info("stored pair %s was made from other inputs: recomputing it", path)
         return None
     return tensors
 
@@ -257,13 +270,15 @@ def load_sat_inputs(
     eval_path: str | os.PathLike,
     clean: Mapping[str, str | os.PathLike],
     transfer: Mapping[str, str | os.PathLike],
+    partial: bool = False,
 ) -> SatInputs:
     """Read every model's clean predictions and transfer file (model -> path, in the run's
-    order), refusing files that do not belong together: a transfer file made from other
-    weights than the model's clean predictions, two transfer files that saw different
-    adversarial sets of one source, inputs of different runs (data, attack, precision; see
-    :data:`satsim.workflow.provenance.MUST_AGREE`), or adversarial sets made from weights a
-    source no longer has."""
+    order). Each transfer file must hold every model as a source unless ``partial`` (an
+    adaptive run): then ``transfer_pred`` has the pairs the files hold. Refuses files that do
+    not belong together: a transfer file made from other weights than the model's clean
+    predictions, two transfer files that saw different adversarial sets of one source, inputs
+    of different runs (data, attack, precision; see :data:`satsim.workflow.provenance.MUST_AGREE`),
+    or adversarial sets made from weights a source no longer has."""
     models = list(clean)
     data = ImageSet(eval_path)
     records = {str(eval_path): data.record}
@@ -276,6 +291,13 @@ def load_sat_inputs(
         check_weights(transfer_path, records[transfer_path], records[clean_path]["weights_sha256"])
         clean_pred[model] = clean_tensors["pred"].numpy()
         for source in models:
+            if f"pred/{source}" not in tensors:
+                if partial:
+                    continue
+                raise ValueError(
+                    f"{transfer_path} holds no predictions on the adversarial set of {source!r}; "
+                    "rerun its transfer job"
+                )
             transfer_pred[(source, model)] = tensors[f"pred/{source}"].numpy()
             index = adv_index.setdefault(source, tensors[f"index/{source}"].numpy())
             if not np.array_equal(index, tensors[f"index/{source}"].numpy()):

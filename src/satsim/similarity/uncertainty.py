@@ -70,11 +70,16 @@ def sat_uncertainty(
     cluster_boot: int,
     subset_sizes: Sequence[int],
     subset_boot: int,
+    fill: np.ndarray | None = None,
 ) -> Uncertainty:
     """Bootstrap intervals (``n_boot`` resamples of the images, seeded), cluster stability (the
     first ``cluster_boot`` of those resamples, clustered as the run's ``clusters`` were:
     spectral, ``n_clusters``, ``seed``) and the images-needed curve (``subset_sizes``, or the
-    default grid when empty; ``subset_boot`` resamples per subset)."""
+    default grid when empty; ``subset_boot`` resamples per subset).
+
+    An adaptive run passes the ``outcomes`` of its measured cells and its estimate as ``fill``:
+    the intervals and the curve's Spearman and widths cover the measured pairs only (estimated
+    cells have no images to resample), and the clusterings complete each resample with it."""
     models = list(outcomes.models)
     unit = np.ones((1, outcomes.n_images), dtype=np.int64)
     point = sat_from_weights(outcomes, unit, eps_s)[0]  # equals sat_matrix's, bit for bit
@@ -84,6 +89,8 @@ def sat_uncertainty(
     rates, _ = rate_bootstrap(outcomes, n_boot, seed)
     rate_low, rate_high = sat_intervals(rates, LEVEL)
     upper_a, upper_b = np.triu_indices(len(models), k=1)
+    measured = ~np.isnan(point[upper_a, upper_b])
+    upper_a, upper_b = upper_a[measured], upper_b[measured]
     intervals = pd.DataFrame(
         {
             "model_a": [models[i] for i in upper_a],
@@ -98,9 +105,11 @@ def sat_uncertainty(
         }
     )
     width = pd.DataFrame(high - low, index=pd.Index(models, name="model"), columns=models)
-    ari = cluster_stability(replicates[:cluster_boot], clusters.reindex(models), n_clusters, seed)
+    ari = cluster_stability(
+        replicates[:cluster_boot], clusters.reindex(models), n_clusters, seed, fill
+    )
     cluster_ari = pd.DataFrame({"resample": np.arange(len(ari)), "ari": ari})
     sizes = list(subset_sizes) or default_subset_sizes(outcomes.n_images)
-    sizes = sorted({min(int(n), outcomes.n_images) for n in sizes})
-    curve = images_needed_curve(outcomes, eps_s, sizes, seed, subset_boot, n_clusters, LEVEL)
+    sizes = sorted({int(n) for n in sizes})  # too large: refused, never clamped
+    curve = images_needed_curve(outcomes, eps_s, sizes, seed, subset_boot, n_clusters, LEVEL, fill)
     return Uncertainty(intervals, width, cluster_ari, curve)

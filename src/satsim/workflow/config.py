@@ -211,6 +211,54 @@ def check_analysis_ranges(analysis: dict[str, Any], n_models: int, computed: boo
         )
 
 
+SMALLEST_SUBSET = 10  # the schema's minimum of similarity.subset_sizes
+
+
+def check_subset_sizes(config: dict[str, Any], computed: bool) -> None:
+    """``similarity.subset_sizes`` larger than the eval set (``data.eval_size``) stop the run
+    now: the images-needed curve would otherwise claim sizes it never measured."""
+    sizes = (config.get("similarity") or {}).get("subset_sizes") or []
+    eval_size = config["data"]["eval_size"]
+    too_large = [int(n) for n in sizes if int(n) > eval_size]
+    if not (computed and too_large):
+        return
+    said = (
+        f"similarity.subset_sizes: {', '.join(map(str, too_large))} "
+        f"{'is' if len(too_large) == 1 else 'are'} more than the {eval_size} eval images "
+        "(data.eval_size)"
+    )
+    if eval_size < SMALLEST_SUBSET:  # no size the schema allows fits
+        raise ConfigError(f"{said}; leave it empty ([]) for 5 % to 100 % of the eval set")
+    fitting = sorted({int(n) for n in sizes if int(n) <= eval_size} or {eval_size})
+    raise ConfigError(
+        f"{said}; use sizes from {SMALLEST_SUBSET} to {eval_size}, e.g. --config "
+        f"similarity='{{subset_sizes: {fitting}}}', or [] for 5 % to 100 % of the eval set"
+    )
+
+
+DIGITS_IMAGES = 1797  # scikit-learn's digits (tests check it against load_digits)
+
+
+def check_eval_counts(config: dict[str, Any], computed: bool) -> None:
+    """Counts that must fit in the eval set stop the run now, with the allowed range: the
+    digits' eval split (the rest trains the demo zoo) and ``similarity.gradient_images``."""
+    data = config["data"]
+    eval_size = data["eval_size"]
+    if data["source"] == "digits" and not 1 <= eval_size < DIGITS_IMAGES:
+        raise ConfigError(
+            f"data.eval_size = {eval_size}: the digits data has {DIGITS_IMAGES} images and the "
+            f"models train on those not in the eval set; use 1 to {DIGITS_IMAGES - 1} "
+            "(the demo uses 500)"
+        )
+    gradient_images = (config.get("similarity") or {}).get("gradient_images")
+    if computed and gradient_images is not None and gradient_images > eval_size:
+        raise ConfigError(
+            f"similarity.gradient_images = {gradient_images} is more than the {eval_size} eval "
+            f"images (data.eval_size); use 1 to {eval_size}, e.g. --config "
+            f"similarity='{{gradient_images: {eval_size}}}'"
+        )
+
+
 def named_teachers(distillation: dict[str, Any]) -> list[str]:
     """``distillation.teachers`` when it names models; [] when it is a count."""
     teachers = distillation.get("teachers", 3)
@@ -269,3 +317,27 @@ def model_count_notes(
             "selected models"
         )
     return notes
+
+
+def check_pair_strategy(
+    sat: dict[str, Any], models: list[str], families: dict[str, str], computed: bool
+) -> list[str]:
+    """The landmark models of an adaptive run (``sat.pairs``), checked against the selected
+    ``models``; [] for ``strategy: all`` or a run on the released matrix. Landmark names are
+    checked whatever the strategy, so a typo never waits for the day the strategy changes."""
+    from satsim.similarity.pair_strategy import choose_landmarks  # standard library only
+
+    pairs = sat.get("pairs") or {}
+    landmarks = pairs.get("landmarks", 15)
+    adaptive = computed and pairs.get("strategy", "all") == "adaptive"
+    if isinstance(landmarks, int) and not adaptive:
+        return []
+    try:
+        chosen = choose_landmarks(models, families, landmarks)
+    except ValueError as error:
+        if isinstance(landmarks, int):
+            raise ConfigError(
+                f"{error}; e.g. --config sat='{{pairs: {{landmarks: {min(15, len(models))}}}}}'"
+            ) from None
+        raise ConfigError(str(error)) from None
+    return chosen if adaptive else []

@@ -94,10 +94,12 @@ def load_model_job(smk: Any) -> ModelJob:
 def load_job_sat_inputs(smk: Any) -> SatInputs:
     """What the SAT matrix is made of, for a Snakemake job with ``input.eval``, per-model
     ``input.clean`` and ``input.transfer`` in the order of ``params.models``
-    (:func:`satsim.similarity.transfer.load_sat_inputs`, with its checks)."""
+    (:func:`satsim.similarity.transfer.load_sat_inputs`, with its checks); the jobs of an
+    adaptive run (``params.partial``) read the pairs it measured."""
     models = smk.params.models
     return load_sat_inputs(
         smk.input.eval,
         clean=dict(zip(models, smk.input.clean, strict=True)),
         transfer=dict(zip(models, smk.input.transfer, strict=True)),
+        partial=bool(getattr(smk.params, "partial", False)),
     )
