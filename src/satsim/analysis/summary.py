@@ -133,18 +133,23 @@ def adaptive_lines(measured: pd.DataFrame, estimate_error: pd.DataFrame) -> list
     pairs = n_models * (n_models - 1) // 2
     done = int((values.sum() - np.trace(values)) // 2)
     error = estimate_error.iloc[0]
-    return [
+    lines = [
         _row(
             "pairs measured (adaptive strategy; the others estimated, every analysis uses both)",
             f"{done} of {pairs} ({100 * done / pairs:.0f} %)",
         ),
         _row(
             f"estimate's error on {int(error['held_out_cells'])} held-out measured cells: "
-            "Spearman ρ; mean absolute error (ln %); coverage of its 95 % bars; cluster ARI",
-            f"{error['spearman']:.2f}; {error['mae']:.2f}; {100 * error['coverage_95']:.0f} %; "
-            f"{error['cluster_ari']:.2f}",
+            "Spearman ρ [95 % interval]; mean absolute error (ln %) [interval]; coverage of its "
+            "95 % bars; cluster ARI",
+            f"{error['spearman']:.2f} [{error['spearman_low']:.2f}, {error['spearman_high']:.2f}]; "
+            f"{error['mae']:.2f} [{error['mae_low']:.2f}, {error['mae_high']:.2f}]; "
+            f"{100 * error['coverage_95']:.0f} %; {error['cluster_ari']:.2f}",
         ),
     ]
+    if isinstance(error.get("warning"), str) and error["warning"]:
+        lines.append(_row("warning on the estimate's error", error["warning"]))
+    return lines
 
 
 def replay_lines(replay: pd.DataFrame) -> list[str]:
