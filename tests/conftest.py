@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 import torch
-from workflow_helpers import TINY_CONFIG, snakemake
+from workflow_helpers import TINY_CONFIG, WORKFLOW_PATHS, snakemake
 
 from satsim.data.digits import digits_images, eval_train_split
 from satsim.models.factory import build_model, canonical_model
@@ -81,28 +81,15 @@ def _file_states(root: Path) -> dict[str, tuple[int, int]]:
     }
 
 
-# What the tiny run's files depend on: the workflow's code and configs, and the versions of the
-# packages that compute them.
-RUN_INPUTS = (
-    "Snakefile",
-    "rules",
-    "scripts",
-    "src",
-    "schemas",
-    "configs",
-    "envs",
-    "report",
-    "notebooks",
-    "tests/configs",
-    "profiles",
-)
+# What the tiny run's files depend on, besides the workflow's files: the versions of the packages
+# that compute them.
 RUN_PACKAGES = ("torch", "timm", "snakemake", "numpy", "scipy", "scikit-learn", "pandas")
 
 
 def run_inputs_key() -> str:
     """A hash of every file the tiny run reads and of the packages it computes with."""
     digest = hashlib.sha256()
-    for name in RUN_INPUTS:
+    for name in WORKFLOW_PATHS:
         root = REPO / name
         for path in sorted([root] if root.is_file() else root.rglob("*")):
             if path.is_file() and "__pycache__" not in path.parts:

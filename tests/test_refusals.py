@@ -30,7 +30,15 @@ from fake_imagenet import make_fake_imagenet
 from model_helpers import DEMO
 from safetensors.torch import load_file, save_file
 from synthetic_sat import write_release_csv
-from workflow_helpers import REPO, SNAKEMAKE, TINY_CONFIG, copy_run, planned_jobs, snakemake
+from workflow_helpers import (
+    REPO,
+    SNAKEMAKE,
+    TINY_CONFIG,
+    WORKFLOW_PATHS,
+    copy_run,
+    planned_jobs,
+    snakemake,
+)
 
 from satsim.workflow.atomic import sha256_file
 
@@ -475,19 +483,7 @@ def test_weights_from_the_local_hugging_face_cache_offline(runs):
 
 def workflow_copy(destination: Path) -> Path:
     """The workflow's files (what a clone holds that a run reads) copied to ``destination``."""
-    for name in (
-        "Snakefile",
-        "rules",
-        "scripts",
-        "src",
-        "schemas",
-        "configs",
-        "envs",
-        "report",
-        "notebooks",
-        "profiles",
-        "tests/configs",
-    ):
+    for name in WORKFLOW_PATHS:
         source = REPO / name
         if source.is_dir():
             shutil.copytree(

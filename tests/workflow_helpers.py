@@ -10,6 +10,20 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+# What a clone holds that a run reads: the workflow's code, configs and environments.
+WORKFLOW_PATHS = (
+    "Snakefile",
+    "rules",
+    "scripts",
+    "src",
+    "schemas",
+    "configs",
+    "envs",
+    "report",
+    "notebooks",
+    "profiles",
+    "tests/configs",
+)
 
 
 def snakemake(workdir: Path, *args: str, timeout: int = 900) -> subprocess.CompletedProcess:
