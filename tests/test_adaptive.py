@@ -78,13 +78,11 @@ def test_replay_at_k15_m10_beats_soft_impute(replays):
         assert metrics["spearman_unmeasured"] > metrics["baseline_spearman_unmeasured"] + 0.03
         assert metrics["mae_unmeasured"] < 0.7 * metrics["baseline_mae_unmeasured"]
         assert metrics["cluster_ari"] > metrics["baseline_cluster_ari"]
-    # Ten spectral clusters of these matrices shift with small perturbations: a perfect
-    # estimate of the noise-free signal scores ARI 0.74 to 1.0 across seeds, and the estimator
-    # averages about 0.83 over six seeds (benchmarks/adaptive_replay.py), so the 0.80
-    # is not asserted for three seeds; what is asserted is a clear margin over the baseline.
+    # Landmarks spread over the families (pair_strategy) recover the ten clusters at ARI 0.83 to
+    # 0.96 on these seeds; taking them in run order gave 0.73 to 0.87.
     aris = [r.metrics["cluster_ari"] for r in replays]
     baseline = [r.metrics["baseline_cluster_ari"] for r in replays]
-    assert np.mean(aris) >= 0.75
+    assert min(aris) >= 0.80, aris
     assert np.mean(aris) >= np.mean(baseline) + 0.1
 
 
