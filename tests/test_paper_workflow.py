@@ -68,6 +68,8 @@ def paper_config(workdir: Path, run_name: str, imagenet: Path, **data) -> Path:
     config["analysis"].update(n_clusters=2, tsne_perplexity=1)
     config["compute"].update(device="cpu", batch_size=8)
     config["ensembles"].update(bootstrap=50, k=[2], k_samples=5)
+    # Input gradients of at most the eval set (a larger count is refused before any job).
+    config.setdefault("similarity", {})["gradient_images"] = N_IMAGES
     # The comparison with the authors' matrix, against a stand-in in its format (no network).
     released = planted_sat(MODELS, {m: PAPER[m].components for m in MODELS}, {"Stem layer": 1.0})
     config["sat"]["released_matrix"] = str(write_release_csv(released, workdir / "release.csv"))

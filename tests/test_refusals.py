@@ -255,7 +255,8 @@ def pretrained_run(tmp: Path, tags: dict[str, str], local_weights: dict) -> list
         "local_weights": local_weights,
     }
     data = {"source": "imagenet", "eval_size": 3, "imagenet_val": str(tmp / "imagenet" / "val")}
-    config = tiny_config(tmp, models=models, data=data)
+    similarity = {"gradient_images": 3}  # at most the eval set
+    config = tiny_config(tmp, models=models, data=data, similarity=similarity)
     targets = [f"results/tiny/models/{name}.json" for name in tags]
     return ["--cores", "1", "--keep-going", "--configfile", str(config), "--", *targets]
 
