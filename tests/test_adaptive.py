@@ -69,6 +69,7 @@ def test_next_pairs_with_more_partners_than_open_cells():
     assert not next_pairs(estimate, measured, 0).any()
 
 
+@pytest.mark.slow  # three 69-model replays: about half a minute
 def test_replay_at_k15_m10_beats_soft_impute(replays):
     for result in replays:
         metrics = result.metrics
@@ -86,6 +87,7 @@ def test_replay_at_k15_m10_beats_soft_impute(replays):
     assert np.mean(aris) >= np.mean(baseline) + 0.1
 
 
+@pytest.mark.slow  # three 69-model replays: about half a minute
 def test_measured_cells_come_from_the_full_matrix(replays):
     full = family_sat(seed=SEEDS[0]).to_numpy()
     result = replays[0]
@@ -97,6 +99,7 @@ def test_measured_cells_come_from_the_full_matrix(replays):
     assert np.array_equal(result.estimate.measured, measured)
 
 
+@pytest.mark.slow  # three 69-model replays: about half a minute
 def test_cv_estimate_of_the_error_does_not_flatter(replays):
     for result in replays:
         metrics = result.metrics
@@ -105,6 +108,7 @@ def test_cv_estimate_of_the_error_does_not_flatter(replays):
         assert metrics["estimated_mae"] >= metrics["mae_unmeasured"] - 0.01
 
 
+@pytest.mark.slow  # three 69-model replays: about half a minute
 def test_error_bars_cover_the_truth_as_often_as_they_say(replays):
     inside, narrow = [], []
     for seed, result in zip(SEEDS, replays, strict=True):

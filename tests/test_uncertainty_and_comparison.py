@@ -47,6 +47,9 @@ def planted_run(n_models: int = 5, n_images: int = 200, seed: int = 0):
 def test_default_grid_runs_from_five_percent_to_the_whole_set():
     assert default_subset_sizes(5000) == [250, 500, 1000, 1500, 2000, 2500, 3000, 4000, 5000]
     assert default_subset_sizes(96)[0] == 10 and default_subset_sizes(96)[-1] == 96
+    # An eval set below the 10-image minimum (the paper workflow's 4-image test) gets itself:
+    # the default never asks for more images than there are.
+    assert default_subset_sizes(4) == [4]
 
 
 def test_images_for_spearman_is_where_the_curve_stays_above_the_target():

@@ -27,8 +27,10 @@ SUBSET_FRACTIONS = (0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.8, 1.0)
 
 
 def default_subset_sizes(n_images: int, minimum: int = 10) -> list[int]:
-    """The images-needed grid: 5 % to 100 % of the eval set (at least ``minimum`` images)."""
-    return sorted({max(minimum, round(n_images * f)) for f in SUBSET_FRACTIONS} | {n_images})
+    """The images-needed grid: 5 % to 100 % of the eval set (at least ``minimum`` images, and
+    never more than the eval set: a set smaller than ``minimum`` gets itself only)."""
+    sizes = {min(n_images, max(minimum, round(n_images * f))) for f in SUBSET_FRACTIONS}
+    return sorted(sizes | {n_images})
 
 
 @dataclass
