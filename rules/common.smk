@@ -213,13 +213,13 @@ def all_targets():
             f"{FIGURES}/fig{{n}}.{{ext}}", n=[5, 7, 8, 9], ext=["pdf", "png"]
         )
         targets += [f"{RUN}/sat/intervals.csv", f"{RUN}/similarity/summary.csv"]
+        if config["analysis"]["compare_released"]:
+            targets.append(f"{RUN}/analysis/released_comparison.csv")
     if ADAPTIVE:
         targets += [f"{RUN}/sat/measured.csv", f"{RUN}/sat/estimate_error.csv"]
     if REPLAY:
         targets.append(f"{RUN}/analysis/adaptive_replay.csv")
         targets += expand(f"{FIGURES}/fig10.{{ext}}", ext=["pdf", "png"])
-        if config["analysis"]["compare_released"]:
-            targets.append(f"{RUN}/analysis/released_comparison.csv")
     if DISTILL:
         targets += expand(f"{FIGURES}/fig6.{{ext}}", ext=["pdf", "png"])
     return targets
