@@ -31,6 +31,7 @@ include: "rules/ensembles.smk"
 include: "rules/distillation.smk"
 include: "rules/similarity.smk"
 include: "rules/summary.smk"
+include: "rules/bundle.smk"
 
 
 rule all:

@@ -13,8 +13,10 @@ from satsim.models.registry import load_registry
 from satsim.similarity.pair_strategy import landmark_pairs, sources_by_target
 from satsim.similarity.released_source import is_url
 from satsim.workflow.atomic import sha256_file
+from satsim.bundle.manifest import IMPORT_RECORD
 from satsim.workflow.config import (
     check_analysis_ranges,
+    check_bundle_import,
     check_config,
     check_distillation,
     check_factory_weights,
@@ -132,6 +134,9 @@ check_distillation(DISTILLATION, FULL_REGISTRY, MODELS, runs=DISTILL)
 check_analysis_ranges(config["analysis"], len(MODELS), COMPUTED)
 check_subset_sizes(config, COMPUTED)
 check_eval_counts(config, COMPUTED)
+# Importing a bundle (another clone's finished run): the only target is the import itself;
+# afterwards the run is as if it had been computed here.
+BUNDLE_IMPORT = check_bundle_import(config, COMPUTED)
 _notes = model_count_notes(config, len(MODELS), ensembles=COMPUTED, distill=DISTILL)
 for _note in _notes:
     print(f"note: {_note}", file=sys.stderr)
@@ -185,6 +190,13 @@ def per_model(pattern):
 
 
 def all_targets():
+    """What a plain ``snakemake`` makes: the run, or while importing a bundle, the import."""
+    if BUNDLE_IMPORT:
+        return [f"{RUN}/{IMPORT_RECORD}"]
+    return run_targets()
+
+
+def run_targets():
     targets = [
         f"{RUN}/sat/sat.csv",
         f"{RUN}/analysis/clusters.csv",

@@ -7,11 +7,20 @@ import hashlib
 import importlib.metadata
 import shutil
 import sys
+import textwrap
 from pathlib import Path
 
 import pytest
 import torch
-from workflow_helpers import TINY_CONFIG, WORKFLOW_PATHS, snakemake
+import yaml
+from workflow_helpers import (
+    FOURTH,
+    TINY,
+    TINY_CONFIG,
+    WORKFLOW_PATHS,
+    models_override,
+    snakemake,
+)
 
 from satsim.data.digits import digits_images, eval_train_split
 from satsim.models.factory import build_model, canonical_model
@@ -127,3 +136,53 @@ def tiny_run() -> Path:
         name for name in before.keys() | after.keys() if before.get(name) != after.get(name)
     )
     assert not changed, f"a test changed the shared tiny run (work on copy_run's copy): {changed}"
+
+
+MY_MODELS = textwrap.dedent(
+    """
+    from torch import nn
+
+
+    def make_convnet(num_classes, width=8):
+        \"\"\"A plain CNN: two 3x3 convolutions, global average pooling, a linear head.\"\"\"
+        return nn.Sequential(
+            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
+            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width),
+            nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
+        )
+    """
+)
+
+
+@pytest.fixture(scope="session")
+def my_zoo_registry(tmp_path_factory) -> Path:
+    """A registry file naming a factory in a .py file beside it (the model added to the tiny
+    run, ``FOURTH``), with its 13 components."""
+    folder = tmp_path_factory.mktemp("my_models")
+    (folder / "my_models.py").write_text(MY_MODELS)
+    demo = yaml.safe_load(DEMO_REGISTRY.read_text())["models"]
+    components = {**demo["resnet10t"]["components"], "Stem layer": "3s1", "Pooling (stem)": "No"}
+    entry = {
+        "factory": "my_models.py:make_convnet",
+        "kwargs": {"width": 8},
+        "input_size": 32,
+        "mean": [0.5, 0.5, 0.5],
+        "std": [0.5, 0.5, 0.5],
+        "components": components,
+    }
+    path = folder / "my_registry.yaml"
+    path.write_text(yaml.safe_dump({"models": {FOURTH: entry}}))
+    return path
+
+
+@pytest.fixture(scope="session")
+def four_model_scratch_run(my_zoo_registry, tmp_path_factory) -> Path:
+    """The tiny run's three models and ``FOURTH``, computed from scratch up to the SAT matrix:
+    what adding the model to a finished run (or to an imported bundle) must equal."""
+    workdir = tmp_path_factory.mktemp("scratch")
+    add = models_override([*TINY, FOURTH], my_zoo_registry)
+    run = snakemake(
+        workdir, "--configfile", str(TINY_CONFIG), "--config", add, "--", "results/tiny/sat/sat.csv"
+    )
+    assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
+    return workdir

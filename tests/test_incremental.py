@@ -4,72 +4,26 @@ architecture, from a file the test writes; training and attacking it is the long
 
 from __future__ import annotations
 
-import textwrap
-from pathlib import Path
-
 import pytest
-import yaml
 from workflow_helpers import (
-    REPO,
+    FOURTH,
+    TINY,
     TINY_CONFIG,
     copy_run,
+    models_override,
     pair_statuses,
     planned_jobs,
     snakemake,
 )
 
-TINY = ["resnet10t", "pit", "gmlp"]
-FOURTH = "my_convnet"
 SAT = "results/tiny/sat/sat.csv"
 
-MY_MODELS = textwrap.dedent(
-    """
-    from torch import nn
-
-
-    def make_convnet(num_classes, width=8):
-        \"\"\"A plain CNN: two 3x3 convolutions, global average pooling, a linear head.\"\"\"
-        return nn.Sequential(
-            nn.Conv2d(3, width, 3, padding=1), nn.BatchNorm2d(width), nn.ReLU(),
-            nn.Conv2d(width, 2 * width, 3, stride=2, padding=1), nn.BatchNorm2d(2 * width),
-            nn.ReLU(), nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(2 * width, num_classes),
-        )
-    """
-)
-
 
 @pytest.fixture(scope="module")
-def my_registry(tmp_path_factory) -> Path:
-    """A registry file naming a factory in a .py file beside it, with its 13 components."""
-    folder = tmp_path_factory.mktemp("my_models")
-    (folder / "my_models.py").write_text(MY_MODELS)
-    demo = yaml.safe_load((REPO / "configs" / "models" / "demo.yaml").read_text())["models"]
-    components = {**demo["resnet10t"]["components"], "Stem layer": "3s1", "Pooling (stem)": "No"}
-    entry = {
-        "factory": "my_models.py:make_convnet",
-        "kwargs": {"width": 8},
-        "input_size": 32,
-        "mean": [0.5, 0.5, 0.5],
-        "std": [0.5, 0.5, 0.5],
-        "components": components,
-    }
-    path = folder / "my_registry.yaml"
-    path.write_text(yaml.safe_dump({"models": {FOURTH: entry}}))
-    return path
-
-
-def models_override(models: list[str], extra_registry: Path) -> str:
-    return (
-        f"models={{registry: [configs/models/demo.yaml, {extra_registry}], "
-        f"include: [{', '.join(models)}]}}"
-    )
-
-
-@pytest.fixture(scope="module")
-def four_model_run(tiny_run, my_registry, tmp_path_factory):
+def four_model_run(tiny_run, my_zoo_registry, tmp_path_factory):
     """The tiny run with a fourth model, your own architecture, added on the command line."""
     workdir = copy_run(tiny_run, tmp_path_factory.mktemp("added"))
-    add = models_override([*TINY, FOURTH], my_registry)
+    add = models_override([*TINY, FOURTH], my_zoo_registry)
     run = snakemake(workdir, "--configfile", str(TINY_CONFIG), "--config", add, "--", SAT)
     assert run.returncode == 0, run.stdout[-3000:] + run.stderr[-3000:]
     return workdir
@@ -87,13 +41,11 @@ def test_adding_a_model_computes_only_the_new_pairs(four_model_run):
 
 
 @pytest.mark.slow
-def test_added_model_matrix_equals_a_from_scratch_run(four_model_run, my_registry, tmp_path):
-    add = models_override([*TINY, FOURTH], my_registry)
-    scratch = snakemake(tmp_path, "--configfile", str(TINY_CONFIG), "--config", add, "--", SAT)
-    assert scratch.returncode == 0, scratch.stderr[-3000:]
+def test_added_model_matrix_equals_a_from_scratch_run(four_model_run, four_model_scratch_run):
     for name in ("sat.csv", "transfer_rate.csv", "n_common.csv", "pairs.csv"):
         added = (four_model_run / "results" / "tiny" / "sat" / name).read_bytes()
-        assert added == (tmp_path / "results" / "tiny" / "sat" / name).read_bytes(), name
+        scratch = (four_model_scratch_run / "results" / "tiny" / "sat" / name).read_bytes()
+        assert added == scratch, name
 
 
 @pytest.mark.slow

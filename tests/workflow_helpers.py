@@ -10,6 +10,8 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[1]
 SNAKEMAKE = str(Path(sys.executable).with_name("snakemake"))
 TINY_CONFIG = REPO / "tests" / "configs" / "tiny.yaml"
+TINY = ["resnet10t", "pit", "gmlp"]  # the tiny run's models
+FOURTH = "my_convnet"  # a model added to it: your own architecture (conftest.my_zoo_registry)
 # What a clone holds that a run reads: the workflow's code, configs and environments.
 WORKFLOW_PATHS = (
     "Snakefile",
@@ -50,6 +52,14 @@ def planned_jobs(run: subprocess.CompletedProcess) -> dict[str, int]:
         ):
             counts[parts[0]] = int(parts[1])
     return counts
+
+
+def models_override(models: list[str], extra_registry: Path) -> str:
+    """``--config`` value selecting ``models`` from the demo registry plus ``extra_registry``."""
+    return (
+        f"models={{registry: [configs/models/demo.yaml, {extra_registry}], "
+        f"include: [{', '.join(models)}]}}"
+    )
 
 
 def copy_run(source: Path, destination: Path) -> Path:

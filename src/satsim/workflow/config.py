@@ -341,3 +341,22 @@ def check_pair_strategy(
             ) from None
         raise ConfigError(str(error)) from None
     return chosen if adaptive else []
+
+
+def check_bundle_import(config: dict[str, Any], computed: bool) -> str | None:
+    """The bundle folder of ``bundle.import`` (None when not importing), refused now if it holds
+    no manifest or the run takes its SAT from the released matrix (nothing to import into)."""
+    folder = (config.get("bundle") or {}).get("import")
+    if not folder:
+        return None
+    if not computed:
+        raise ConfigError(
+            "bundle.import: a bundle holds a computed run; import it with the bundle's config "
+            f"(--configfile {Path(folder) / 'config.yaml'}), not sat.source: released"
+        )
+    if not (Path(folder) / "manifest.json").is_file():
+        raise ConfigError(
+            f"bundle.import = {folder}: no manifest.json there; name the bundle folder that "
+            "'snakemake bundle' wrote (results/<run>/bundle)"
+        )
+    return str(folder)

@@ -1,0 +1,1 @@
+"""Bundles: a finished run that travels (export, import, perturbation encoding)."""
