@@ -15,6 +15,7 @@ if COMPUTED:
         localrule: True
         conda:
             "../envs/torch.yaml"
+        threads: 8  # models' perturbations encode in parallel (about 3 GB each at paper scale)
         params:
             run_dir=RUN,
             figures=[path for path in run_targets() if path.startswith(f"{FIGURES}/")],

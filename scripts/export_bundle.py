@@ -19,6 +19,7 @@ with script_session(snakemake) as log:
         config=params.config,
         identities=params.identities,
         local_weights=params.local_weights,
+        threads=snakemake.threads,
         progress=log,
     )
     sizes = bundle_sizes(manifest)

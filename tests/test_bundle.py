@@ -122,7 +122,7 @@ def test_exporting_again_gives_the_same_bytes(exported, tmp_path):
         ).read_bytes(), name
 
 
-@pytest.mark.parametrize("epsilon", [1, 2, 40, 127])
+@pytest.mark.parametrize("epsilon", [1, 2, 40, 127, 200])
 def test_perturbations_round_trip_at_every_budget(epsilon):
     generator = np.random.default_rng(epsilon)
     clean = generator.integers(0, 256, size=(5, 3, 8, 8), dtype=np.uint8)

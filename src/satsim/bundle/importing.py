@@ -67,6 +67,12 @@ def import_bundle(
     check_eval_set(bundle, manifest["eval_set"], eval_record, eval_tensors["ids"], eval_path)
     check_models(bundle, manifest["models"], identities)
     check_bundle_files(bundle, manifest)
+    record = {
+        "bundle": str(bundle.resolve()),
+        "manifest_sha256": manifest["manifest_sha256"],
+        "run_name": manifest["run_name"],
+        "models": manifest["model_order"],
+    }
     print(f"{bundle}: {len(manifest['files'])} files match the manifest", file=progress)
 
     staging = Path(run_dir) / STAGING
@@ -106,13 +112,7 @@ def import_bundle(
         os.utime(destination, ns=(stamp, stamp))
     shutil.rmtree(staging, ignore_errors=True)
     print(f"placed {len(placed)} files under {run_dir} and beside it", file=progress)
-    return {
-        "bundle": str(bundle.resolve()),
-        "manifest_sha256": manifest["manifest_sha256"],
-        "run_name": manifest["run_name"],
-        "models": manifest["model_order"],
-        "files": len(placed),
-    }
+    return {**record, "files": len(placed)}
 
 
 def _stage_copy(source: Path, staged: Path, sha256: str) -> None:
