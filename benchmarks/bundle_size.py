@@ -13,6 +13,14 @@ the attack is free to move both ways, as in most of an ImageNet photo). Part 2: 
 paper's budget (epsilon 1/255): the paper bundle's projected size, part by part, from the
 paper's shapes (69 models, 5,000 images of 3 x 256 x 256, 1,000 classes, each model's feature
 width from timm) and the bits per sub-pixel measured here, and in the worst case.
+
+The demo's models attacked at 1/255 (what the 2026-12-08 measurement in docs/paper-run.md used):
+copy results/demo/{data,models,clean} to results/demo_eps1/, then run the attacks only,
+
+    snakemake --cores all --configfile configs/demo.yaml --config run_name=demo_eps1 \\
+        attack='{epsilon_255ths: 1, step_size_255ths: 0.25}' \\
+        -- results/demo_eps1/adversarial/<model>.safetensors ...  # one per demo model
+    python benchmarks/bundle_size.py results/demo results/demo_eps1
 """
 
 from __future__ import annotations

@@ -230,6 +230,7 @@ README_COMMANDS = {
         "tests/test_demo.py",
         "demo_report",
     ),
+    "snakemake bundle": ("tests/test_bundle.py", "exported"),
     # On a fake ImageNet folder, as dry runs:
     f"snakemake --until fetch_weights --cores 4 {IMAGENET}": (
         "tests/test_slurm.py",

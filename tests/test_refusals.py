@@ -279,6 +279,12 @@ def local_weights_run(tmp: Path) -> list[str]:
     return pretrained_run(tmp, {"wrong_sha": CACHED_TAG, "pickled": CACHED_TAG}, local)
 
 
+def bundle_without_a_manifest(tmp: Path) -> list[str]:
+    (tmp / "not_a_bundle").mkdir()
+    bundle = f"bundle={{import: {tmp / 'not_a_bundle'}}}"
+    return ["--cores", "1", "--configfile", str(TINY_CONFIG), "--config", bundle, "-n"]
+
+
 @dataclass(frozen=True)
 class Refusal:
     """A bad input (``make`` writes it and returns snakemake's arguments; runs of one ``make``
@@ -293,6 +299,11 @@ class Refusal:
 
 
 REFUSALS = {
+    "a bundle folder without a manifest": Refusal(
+        bundle_without_a_manifest,
+        BEFORE_ANY_JOB,
+        "bundle.import = {tmp}/not_a_bundle: no manifest.json there; name the bundle folder",
+    ),
     "similarity.subset_sizes above the eval set": Refusal(
         subset_sizes_above_the_eval_set,
         BEFORE_ANY_JOB,
