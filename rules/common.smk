@@ -1,7 +1,11 @@
 # Config validation, the model list and path helpers shared by every rule module.
 import csv
+import json
+import subprocess
 import sys
 from pathlib import Path
+
+import yaml
 
 # The satsim package lives in src/; the Snakefile needs only its Snakemake-light parts.
 sys.path.insert(0, str(Path(workflow.basedir) / "src"))
@@ -353,6 +357,40 @@ def transfer_inputs(round_, kind):
         ]
 
     return files
+
+
+def record_imported_run():
+    """After an import: ``snakemake --touch --forceall`` with this config less ``bundle``, so
+    that every imported output gets Snakemake's records (with the same software deployment,
+    whose hash the records hold). Its output goes to logs/import_bundle_records.log."""
+    if not Path(f"{RUN}/{IMPORT_RECORD}").is_file():
+        return
+    settings = Path(f"{RUN}/logs/import_bundle_config.yaml")
+    plain = json.loads(json.dumps({k: v for k, v in config.items() if k != "bundle"}))
+    settings.write_text(yaml.safe_dump(plain, sort_keys=False))
+    command = [
+        sys.executable,
+        "-m",
+        "snakemake",
+        "--snakefile",
+        workflow.main_snakefile,
+    ]
+    command += ["--configfile", str(settings), "--touch", "--forceall", "--cores", "1"]
+    command += ["--nolock"]  # this run's lock is still held
+    deployment = workflow.deployment_settings
+    if "conda" in {str(method).lower() for method in deployment.deployment_method}:
+        command += ["--software-deployment-method", "conda"]
+        if deployment.conda_prefix:
+            command += ["--conda-prefix", str(deployment.conda_prefix)]
+    log = Path(f"{RUN}/logs/import_bundle_records.log")
+    with open(log, "w") as handle:
+        done = subprocess.run(command, stdout=handle, stderr=subprocess.STDOUT)
+    if done.returncode != 0:
+        print(
+            f"error: the bundle was imported, but recording its files for Snakemake failed "
+            f"(see {log}); run: snakemake --touch --forceall --configfile {settings}",
+            file=sys.stderr,
+        )
 
 
 def notebook_sha256(wildcards):

@@ -15,8 +15,10 @@ import numpy as np
 import pytest
 import torch
 import yaml
+from safetensors.torch import save_file
 from workflow_helpers import (
     FOURTH,
+    REPO,
     TINY,
     TINY_CONFIG,
     copy_run,
@@ -27,8 +29,9 @@ from workflow_helpers import (
 )
 
 from satsim.bundle import perturbations
-from satsim.bundle.importing import import_bundle
+from satsim.bundle.importing import import_bundle, stage_weights, weights_fetcher
 from satsim.bundle.manifest import MANIFEST, BundleError, read_manifest
+from satsim.models.factory import build_model
 from satsim.models.registry import load_registry
 from satsim.workflow.artifacts import load_tensors, save_tensors, sha256_tensors
 from satsim.workflow.atomic import sha256_file
@@ -92,6 +95,22 @@ def test_an_imported_run_is_the_exported_run_and_snakemake_plans_nothing(
     plan = snakemake(imported, "--configfile", str(bundle / "config.yaml"), "-n")
     assert plan.returncode == 0, plan.stderr[-3000:]
     assert NOTHING in plan.stdout + plan.stderr, planned_jobs(plan)
+    # Snakemake has its records of the imported files: a new model or setting plans what it
+    # changes, also for a single target.
+    add = f"models={{include: [{', '.join([*TINY, 'convnext'])}]}}"
+    plan = planned_jobs(
+        snakemake(
+            imported,
+            "--configfile",
+            str(bundle / "config.yaml"),
+            "--config",
+            add,
+            "-n",
+            "--",
+            str(RUN / "sat" / "sat.csv"),
+        )
+    )
+    assert plan["train_model"] == 1 and plan["attack"] == 1 and plan["transfer"] == 4, plan
     record = json.loads((imported / RUN / "bundle_import.json").read_text())
     assert (
         record["models"] == TINY
@@ -148,7 +167,7 @@ def test_three_levels_pack_five_to_a_byte():
 
 def library_import(bundle: Path, workdir: Path, eval_path: Path, config=None):
     manifest = read_manifest(bundle)
-    specs = load_registry(Path(__file__).resolve().parents[1] / "configs/models/demo.yaml")
+    specs = load_registry(REPO / "configs" / "models" / "demo.yaml")
     return import_bundle(
         bundle=bundle,
         run_dir=workdir / RUN,
@@ -292,3 +311,23 @@ def test_the_bundle_config_is_the_run_config(bundle):
     # The eval set's identity and what made it travel; its pixels do not.
     eval_set = read_manifest(bundle)["eval_set"]
     assert eval_set["versions"]["torch"] == torch.__version__ and len(eval_set["ids"]) == 96
+
+
+def test_pretrained_weights_come_from_the_named_file_checked_by_hash(tmp_path):
+    # A pretrained zoo's weights do not travel: the import reads them from the file the bundle
+    # names (or fetches the tag) and compares the hash its run recorded.
+    spec = load_registry(REPO / "configs" / "models" / "demo.yaml")["resnet10t"]
+    state = build_model(spec, num_classes=1000).state_dict()
+    source = tmp_path / "mine.safetensors"
+    save_file({name: tensor.contiguous() for name, tensor in state.items()}, str(source))
+    fetch = weights_fetcher({"resnet10t": spec.describe()}, {})
+    entry = {"source": "file", "file": str(source), "file_sha256": sha256_file(source)}
+    recorded = fetch("resnet10t", entry, tmp_path / "as_run.safetensors")
+
+    staged = tmp_path / "staged" / "resnet10t.safetensors"
+    assert stage_weights("resnet10t", {**entry, "weights_sha256": recorded}, staged, fetch)
+    assert sha256_file(staged) == recorded
+    staged.unlink()
+    with pytest.raises(BundleError, match=rf"model resnet10t: the weights from {source} have"):
+        stage_weights("resnet10t", {**entry, "weights_sha256": "0" * 64}, staged, fetch)
+    assert not staged.exists()

@@ -94,7 +94,7 @@ def import_bundle(
         weights = entry["weights"]
         if weights["source"] != "bundle":
             path = Path(run_dir) / "models" / f"{model}.safetensors"
-            placed[path.as_posix()] = _stage_weights(model, weights, staging / path, fetch_weights)
+            placed[path.as_posix()] = stage_weights(model, weights, staging / path, fetch_weights)
     print(f"staged {len(placed)} files in {staging}", file=progress)
 
     _refuse_overwrites(placed)
@@ -161,7 +161,28 @@ def _stage_adversarial(
     return sha256_file(staged)
 
 
-def _stage_weights(
+def weights_fetcher(
+    specs: Mapping[str, Mapping[str, Any]], local_weights: Mapping[str, Mapping[str, Any]]
+) -> WeightsFetcher:
+    """Fetch a bundled pretrained model's weights as its own run did: from the user's file
+    (this config's models.local_weights, else the file the bundle names) or timm by tag."""
+    from satsim.models.registry import ModelSpec
+    from satsim.models.weights import fetch_pretrained, import_local_weights
+
+    def fetch(model: str, weights: Mapping[str, Any], path: Path) -> str:
+        spec = ModelSpec.from_description(dict(specs[model]))
+        local = local_weights.get(model)
+        if local or weights["source"] == "file":
+            source = local["path"] if local else weights["file"]
+            return import_local_weights(spec, source, path, weights.get("file_sha256"))[
+                "weights_sha256"
+            ]
+        return fetch_pretrained(spec, path)["weights_sha256"]
+
+    return fetch
+
+
+def stage_weights(
     model: str, weights: Mapping[str, Any], staged: Path, fetch: WeightsFetcher
 ) -> str:
     """A pretrained model's weights, fetched by tag or from the user's file, checked by hash."""
