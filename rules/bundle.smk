@@ -17,7 +17,7 @@ if COMPUTED:
             "../envs/torch.yaml"
         threads: 8  # models' perturbations encode in parallel (about 3 GB each at paper scale)
         params:
-            run_dir=RUN,
+            run_dir=lambda wildcards, output: str(Path(output[0]).parent),
             figures=[path for path in run_targets() if path.startswith(f"{FIGURES}/")],
             config=config,
             identities={model: REGISTRY[model].identity() for model in MODELS},
@@ -41,7 +41,7 @@ if BUNDLE_IMPORT:
             "../envs/torch.yaml"
         params:
             bundle=BUNDLE_IMPORT,
-            run_dir=RUN,
+            run_dir=lambda wildcards, output: str(Path(output[0]).parent),
             config=config,
             identities={model: REGISTRY[model].identity() for model in MODELS},
             specs={model: REGISTRY[model].describe() for model in MODELS},
