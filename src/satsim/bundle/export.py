@@ -19,7 +19,6 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, TextIO
 
-import numpy as np
 import torch
 import yaml
 from safetensors import safe_open
@@ -257,8 +256,5 @@ def bundle_sizes(manifest: Mapping[str, Any]) -> dict[str, int]:
         "other": sum(v["bytes"] for v in files.values()) - perturbation_bytes,
         "adversarial_as_images": sum(
             m["perturbation"]["adversarial_bytes"] for m in manifest["models"].values()
-        ),
-        "adversarial_images": sum(
-            int(np.prod(m["perturbation"]["shape"][:1])) for m in manifest["models"].values()
         ),
     }
